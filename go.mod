@@ -1,6 +1,6 @@
 module github.com/console-mcp/console-mcp
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/creack/pty v1.1.24
@@ -12,3 +12,5 @@ require (
 	golang.org/x/sys v0.49.0
 	golang.org/x/term v0.47.0
 )
+
+require github.com/kevinburke/ssh_config v1.6.0 // indirect
