@@ -46,6 +46,9 @@ func shellOf(spec Spec) shellFamily {
 	return shellByName(spec.Command)
 }
 
+// IsShell reports whether console_execute_command can drive spec's program.
+func IsShell(spec Spec) bool { return shellOf(spec) != notShell }
+
 func shellByName(command string) shellFamily {
 	base := strings.TrimPrefix(filepath.Base(command), "-")
 	switch {
@@ -193,6 +196,8 @@ type ExecRequest struct {
 	Timeout time.Duration
 	// MaxOutput bounds Output (bytes of text); zero means 16 KiB.
 	MaxOutput int
+	// Creator is the MCP session of a one-shot run's new session.
+	Creator string
 }
 
 // ExecResult is what a command did.
@@ -463,7 +468,7 @@ func (m *Manager) ExecuteOneShot(ctx context.Context, req ExecRequest) (ExecResu
 	token := newToken()
 	spec := Spec{
 		Kind: KindLocal, Command: shell, Args: []string{"-c", fam.script(token, req.Command)},
-		Cwd: req.Cwd, Env: req.Env, OneShot: true,
+		Cwd: req.Cwd, Env: req.Env, OneShot: true, Creator: req.Creator,
 	}
 	started := time.Now()
 	s, err := m.Create(ctx, spec)

@@ -54,6 +54,7 @@ type Manager struct {
 	mu       sync.Mutex
 	sessions map[ID]*Session
 	closed   bool
+	stopBeat chan struct{} // closed by Close to end the lease heartbeat
 
 	wg sync.WaitGroup
 }
@@ -367,13 +368,24 @@ func (m *Manager) Close() error {
 		wg.Go(s.detach)
 	}
 	wg.Wait()
+	if m.stopBeat != nil {
+		close(m.stopBeat)
+	}
 	m.wg.Wait()
-	if m.store != nil {
-		for _, s := range all {
+	if m.store == nil {
+		return nil
+	}
+	for _, s := range all {
+		if s.Info().Status.Live() {
 			m.save(s)
 		}
-		if err := m.store.Flush(); err != nil {
-			return fmt.Errorf("flush store: %w", err)
+	}
+	if err := m.store.Flush(); err != nil {
+		return fmt.Errorf("flush store: %w", err)
+	}
+	if l, ok := m.store.(Leaser); ok && m.owner != "" {
+		if err := l.Release(m.owner); err != nil {
+			return fmt.Errorf("release owner lease: %w", err)
 		}
 	}
 	return nil

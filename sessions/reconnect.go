@@ -135,3 +135,16 @@ func (m *Manager) recordAttempt(id ID, strategy string, started time.Time, err e
 		m.log.Error("record recovery attempt", "session", id, "err", serr)
 	}
 }
+
+// Recoveries lists the recovery attempts of session id, oldest first
+// (none without a store).
+func (m *Manager) Recoveries(id ID) []RecoveryAttempt {
+	if m.store == nil {
+		return nil
+	}
+	as, err := m.store.Recoveries(id)
+	if err != nil {
+		m.log.Warn("load recovery attempts", "session", id, "err", err)
+	}
+	return as
+}

@@ -76,6 +76,8 @@ type Spec struct {
 	// OneShot marks the fresh session of a console_execute_command call
 	// without a session_id.
 	OneShot bool `json:"one_shot,omitempty"`
+	// Creator is the MCP session that created it (for --scope-sessions).
+	Creator string `json:"creator,omitempty"`
 }
 
 // SSHSpec is the ssh object of console_create_session. Secrets are named by

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// The end-to-end tests run the real binary, built once by TestMain, and
+// drive it through real MCP clients.
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "console-mcp-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "console-mcp")
+	build := exec.Command("go", "build", "-race", "-o", binPath, ".")
+	if os.Getenv("CONSOLE_MCP_TEST_NORACE") != "" {
+		build = exec.Command("go", "build", "-o", binPath, ".")
+	}
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build console-mcp:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// testEnv is the environment of a server under test: its own state dir and
+// home, bash as the login shell, a plain prompt.
+func testEnv(t testing.TB, stateDir string) []string {
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, ".bashrc"), []byte("PS1='$ '\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{
+		"CONSOLE_MCP_STATE_DIR=" + stateDir,
+		"HOME=" + home,
+		"SHELL=/bin/bash",
+		"LANG=C.UTF-8",
+		"XDG_STATE_HOME=" + filepath.Join(home, ".state"),
+	}
+}
+
+// stdioClient starts the binary over stdio and initializes an mcp-go client.
+func stdioClient(t testing.TB, env []string, args ...string) *client.Client {
+	t.Helper()
+	c, err := client.NewStdioMCPClient(binPath, env, args...)
+	if err != nil {
+		t.Fatalf("start stdio client: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	initialize(t, c)
+	return c
+}
+
+func initialize(t testing.TB, c *client.Client) *mcp.InitializeResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req := mcp.InitializeRequest{}
+	req.Params.ClientInfo = mcp.Implementation{Name: "console-mcp-test", Version: "1"}
+	res, err := c.Initialize(ctx, req)
+	if err != nil {
+		t.Fatalf("initialize: %v", err)
+	}
+	return res
+}
+
+// result is a decoded tool result.
+type result struct {
+	IsError    bool
+	Text       string
+	Structured map[string]any
+}
+
+func (r result) str(k string) string {
+	v, _ := r.Structured[k].(string)
+	return v
+}
+
+func (r result) num(k string) int64 {
+	v, _ := r.Structured[k].(float64)
+	return int64(v)
+}
+
+func (r result) boolean(k string) bool {
+	v, _ := r.Structured[k].(bool)
+	return v
+}
+
+// intp returns a numeric field, or nil when it is null or absent.
+func (r result) intp(k string) *int {
+	v, ok := r.Structured[k].(float64)
+	if !ok {
+		return nil
+	}
+	i := int(v)
+	return &i
+}
+
+// call calls a tool and decodes its result; a JSON-RPC error fails the test.
+func call(t testing.TB, c *client.Client, name string, args map[string]any) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req := mcp.CallToolRequest{}
+	req.Params.Name = name
+	req.Params.Arguments = args
+	res, err := c.CallTool(ctx, req)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return decodeResult(t, res)
+}
+
+func decodeResult(t testing.TB, res *mcp.CallToolResult) result {
+	t.Helper()
+	r := result{IsError: res.IsError}
+	for _, c := range res.Content {
+		if tc, ok := c.(mcp.TextContent); ok {
+			r.Text += tc.Text
+		}
+	}
+	if res.StructuredContent != nil || len(res.RawStructuredContent) > 0 {
+		var raw []byte
+		if len(res.RawStructuredContent) > 0 {
+			raw = res.RawStructuredContent
+		} else {
+			var err error
+			if raw, err = json.Marshal(res.StructuredContent); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := json.Unmarshal(raw, &r.Structured); err != nil {
+			t.Fatalf("structured content: %v", err)
+		}
+	}
+	return r
+}
+
+// mustCall calls a tool that must succeed.
+func mustCall(t testing.TB, c *client.Client, name string, args map[string]any) result {
+	t.Helper()
+	r := call(t, c, name, args)
+	if r.IsError {
+		t.Fatalf("%s(%v): error result: %s", name, args, r.Text)
+	}
+	if r.Structured == nil {
+		t.Fatalf("%s: no structured content", name)
+	}
+	return r
+}
+
+// createShell creates a bash session without rc files and waits for its prompt.
+func createShell(t testing.TB, c *client.Client, extra map[string]any) string {
+	t.Helper()
+	args := map[string]any{"command": "/bin/bash", "args": []string{"--norc", "--noprofile"}, "env": map[string]any{"PS1": "$ "}}
+	for k, v := range extra {
+		args[k] = v
+	}
+	r := mustCall(t, c, "console_create_session", args)
+	id := r.str("session_id")
+	if !strings.HasPrefix(id, "s-") {
+		t.Fatalf("session_id %q", id)
+	}
+	return id
+}
+
+// exec runs a command in a session and fails the test unless it completed.
+func execIn(t testing.TB, c *client.Client, id, command string) result {
+	t.Helper()
+	r := mustCall(t, c, "console_execute_command", map[string]any{"session_id": id, "command": command, "timeout_ms": 30000})
+	if r.boolean("timed_out") {
+		t.Fatalf("%q timed out: %s", command, r.Text)
+	}
+	return r
+}
+
+// lockedBuffer is an io.Writer safe for concurrent use (a process's stderr).
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
