@@ -149,7 +149,7 @@ func (t *Tools) getOutput(ctx context.Context, in GetOutputIn) (GetOutputOut, st
 // WaitIn is console_wait_for_output's input.
 type WaitIn struct {
 	SessionID string `json:"session_id"`
-	Pattern   string `json:"pattern,omitempty" jsonschema:"RE2 regex matched against the text output; (?m) for line anchors; absent: wait for idle, exit or timeout"`
+	Pattern   string `json:"pattern,omitempty" jsonschema:"RE2 regex matched against the text output, in multi-line mode (^ and $ match at line starts and ends); absent: wait for idle, exit or timeout"`
 	Cursor    *int64 `json:"cursor,omitempty" jsonschema:"look at output after this cursor; absent: the cursor of the last input sent"`
 	TimeoutMs int    `json:"timeout_ms,omitempty" jsonschema:"give up after this long, returning what arrived; default 30000, max 600000"`
 	IdleMs    int    `json:"idle_ms,omitempty" jsonschema:"return once no output arrived for this long"`
@@ -174,7 +174,9 @@ func (t *Tools) wait(ctx context.Context, in WaitIn) (WaitOut, string, error) {
 	}
 	req := sessions.WaitRequest{Cursor: in.Cursor}
 	if in.Pattern != "" {
-		re, err := regexp.Compile(in.Pattern)
+		// Multi-line mode: ^ and $ match at line boundaries, as a model
+		// reading terminal output means them.
+		re, err := regexp.Compile("(?m)" + in.Pattern)
 		if err != nil {
 			return WaitOut{}, "", fmt.Errorf("pattern %q is not a valid RE2 regex: %v", in.Pattern, err)
 		}
