@@ -201,4 +201,3 @@ func TestGoSDKClient(t *testing.T) {
 		t.Errorf("stop: %s", text)
 	}
 }
-
