@@ -241,6 +241,7 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Session, error) {
 		return nil, err
 	}
 	s.startGeneration(p, 1)
+	s.event(Event{Generation: 1, Kind: EventResize, Data: fmt.Sprintf("%dx%d", spec.Cols, spec.Rows)})
 	if spec.Cwd == "" {
 		s.mu.Lock()
 		s.cwd = p.Cwd()

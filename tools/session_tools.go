@@ -47,6 +47,7 @@ func (t *Tools) register(s *server.MCPServer) {
 	s.AddTool(tool[StopIn, StopOut]("console_stop_session", "Stop a session",
 		"End a session's program: signal (default TERM, with a hang-up), then KILL after grace_ms (default 2000). Its history stays readable.",
 		hints{destructive: true, idempotent: true}), handler(t, t.stop))
+	t.registerHistory(s)
 }
 
 // session finds a session this MCP session may see.
