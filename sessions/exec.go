@@ -246,6 +246,9 @@ func (s *Session) Execute(ctx context.Context, req ExecRequest) (ExecResult, err
 	if err != nil {
 		return ExecResult{}, err
 	}
+	// The token outlives this server: after a restart, a command that was
+	// still running is known by it (see restorePending).
+	s.event(Event{Generation: s.Info().Generation, Offset: cursor, Kind: EventExec, Data: token})
 	return s.awaitMarkers(ctx, token, cursor, started, req)
 }
 
@@ -304,6 +307,33 @@ func (s *Session) resolvePending() (*int, string) {
 	}
 	s.mu.Unlock()
 	return &m.code, m.cwd
+}
+
+// restorePending finds, after a restart, a command typed by an earlier
+// server whose end marker has not appeared yet, so that its exit code is
+// still reported (by console_wait_for_output) and no second command is
+// typed into it.
+func (s *Session) restorePending() {
+	if s.m.store == nil {
+		return
+	}
+	events, err := s.m.store.Events(s.id)
+	if err != nil {
+		s.m.log.Warn("load events", "session", s.id, "err", err)
+		return
+	}
+	for i := len(events) - 1; i >= 0; i-- {
+		ev := events[i]
+		if ev.Kind != EventExec {
+			continue
+		}
+		if _, _, _, found := s.scanFor(ev.Offset, ev.Data); !found {
+			s.mu.Lock()
+			s.pending = &pendingExec{token: ev.Data, from: ev.Offset}
+			s.mu.Unlock()
+		}
+		return
+	}
 }
 
 // scanFor looks for token's end marker in the output from offset from and

@@ -88,12 +88,16 @@ func withBeat(o Owner, at time.Time) Owner {
 	return o
 }
 
+// pidAlive reports whether process pid exists and is not a zombie.
 func pidAlive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	return !isZombie(pid)
 }
 
 // RecoverAll adopts every live session of earlier runs whose owner is gone
@@ -274,6 +278,7 @@ func (m *Manager) reattach(ctx context.Context, s *Session, gen int) error {
 		return err
 	}
 	s.startGeneration(p, gen)
+	s.restorePending()
 	m.save(s)
 	return nil
 }

@@ -144,6 +144,7 @@ const (
 	EventResize EventKind = "resize" // Data is "COLSxROWS"
 	EventMarker EventKind = "marker" // a restart/reconnect boundary; Data is the visible line
 	EventStatus EventKind = "status" // a status transition; Data is "status: reason"
+	EventExec   EventKind = "exec"   // console_execute_command typed a command; Data is its marker token
 )
 
 // Event is one input, resize, marker or status transition, placed in the

@@ -247,4 +247,3 @@ func runAttach(args []string, stderr io.Writer) error {
 	defer cancel()
 	return ptyhost.AttachTerminal(ctx, filepath.Join(dir, "run"), id, os.Stdin, os.Stdout)
 }
-

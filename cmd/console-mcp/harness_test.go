@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
@@ -22,6 +23,10 @@ import (
 
 var binPath string
 
+// baselinePath is internal/mcpbaseline, built by TestMain: the mcp-go
+// server with nothing behind its tools that benchmarks measure against.
+var baselinePath string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "console-mcp-bin-")
 	if err != nil {
@@ -29,14 +34,22 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "console-mcp")
-	build := exec.Command("go", "build", "-race", "-o", binPath, ".")
+	baselinePath = filepath.Join(dir, "mcpbaseline")
+	flags := []string{"build", "-race"}
 	if os.Getenv("CONSOLE_MCP_TEST_NORACE") != "" {
-		build = exec.Command("go", "build", "-o", binPath, ".")
+		flags = []string{"build"}
 	}
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build console-mcp:", err)
-		os.Exit(1)
+	for _, b := range []struct{ out, pkg string }{
+		{binPath, "."},
+		{baselinePath, "github.com/console-mcp/console-mcp/internal/mcpbaseline"},
+	} {
+		build := exec.Command("go", append(flags, "-o", b.out, b.pkg)...)
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", b.pkg+":", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -210,4 +223,33 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// stdioServer starts the binary over stdio like stdioClient and also
+// returns its process, for tests that kill it.
+func stdioServer(t testing.TB, env []string, args ...string) (*client.Client, *exec.Cmd) {
+	t.Helper()
+	var cmd *exec.Cmd
+	stderr := &lockedBuffer{}
+	if lvl := os.Getenv("CONSOLE_MCP_TEST_LOG"); lvl != "" {
+		args = append([]string{"--log-level", lvl}, args...)
+	}
+	c, err := client.NewStdioMCPClientWithOptions(binPath, env, args, transport.WithCommandFunc(
+		func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
+			cmd = exec.CommandContext(ctx, command, args...)
+			cmd.Env = append(os.Environ(), env...)
+			cmd.Stderr = stderr
+			return cmd, nil
+		}))
+	if err != nil {
+		t.Fatalf("start stdio client: %v", err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		if t.Failed() {
+			t.Logf("server %v stderr:\n%s", args, stderr.String())
+		}
+	})
+	initialize(t, c)
+	return c, cmd
 }

@@ -1,0 +1,440 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/mark3labs/mcp-go/client"
+
+	"github.com/console-mcp/console-mcp/ptyhost"
+	"github.com/console-mcp/console-mcp/sessions"
+)
+
+// The figures of issue 2 ("Performance"), each reported with its baseline
+// measured in the same run and the ratio of the two, since the machines are
+// shared and absolute timings wander. The binaries must be built without
+// the race detector:
+//
+//	CONSOLE_MCP_TEST_NORACE=1 go test -run XXX -bench . -benchtime 2s ./cmd/console-mcp
+//
+// The baselines: internal/mcpbaseline (an mcp-go server with nothing behind
+// its tools) through the same mcp-go stdio client, and a bare PTY read loop.
+
+// needNoRace skips a benchmark whose figures the race detector would make
+// meaningless.
+func needNoRace(b *testing.B) {
+	b.Helper()
+	race := os.Getenv("CONSOLE_MCP_TEST_NORACE") == ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			race = race || (s.Key == "-race" && s.Value == "true")
+		}
+	}
+	if race {
+		b.Skip("benchmarks need binaries built without -race: CONSOLE_MCP_TEST_NORACE=1 go test -run XXX -bench . ./cmd/console-mcp")
+	}
+}
+
+// baselineClient starts internal/mcpbaseline over stdio.
+func baselineClient(b *testing.B) *client.Client {
+	b.Helper()
+	c, err := client.NewStdioMCPClient(baselinePath, nil)
+	if err != nil {
+		b.Fatalf("start baseline: %v", err)
+	}
+	b.Cleanup(func() { c.Close() })
+	initialize(b, c)
+	return c
+}
+
+// timed runs fn and returns how long it took.
+func timed(fn func()) time.Duration {
+	t0 := time.Now()
+	fn()
+	return time.Since(t0)
+}
+
+// quantile returns the q-quantile of ds (nearest rank), which it sorts.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	slices.Sort(ds)
+	i := int(q*float64(len(ds))+0.5) - 1
+	return ds[min(max(i, 0), len(ds)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkExecuteTrue is console_execute_command of `true` in a warm bash
+// session over stdio, against the baseline's no-op tool. Target: p50 under
+// 3 ms.
+func BenchmarkExecuteTrue(b *testing.B) {
+	needNoRace(b)
+	c := stdioClient(b, testEnv(b, b.TempDir()))
+	base := baselineClient(b)
+	id := createShell(b, c, nil)
+	execIn(b, c, id, "true") // the prompt is up, bash has run a command
+	args := map[string]any{"session_id": id, "command": "true", "timeout_ms": 30000}
+	var exec, noop []time.Duration
+	for b.Loop() {
+		exec = append(exec, timed(func() {
+			if r := mustCall(b, c, "console_execute_command", args); r.intp("exit_code") == nil || *r.intp("exit_code") != 0 {
+				b.Fatalf("true: %s", r.Text)
+			}
+		}))
+		noop = append(noop, timed(func() { mustCall(b, base, "noop", nil) }))
+	}
+	var sum time.Duration
+	for _, d := range exec {
+		sum += d
+	}
+	b.ReportMetric(float64(sum)/float64(len(exec)), "ns/op") // the execute call alone
+	b.ReportMetric(ms(quantile(exec, 0.5)), "p50_ms")
+	b.ReportMetric(ms(quantile(exec, 0.99)), "p99_ms")
+	b.ReportMetric(ms(quantile(noop, 0.5)), "baseline_p50_ms")
+	b.ReportMetric(float64(quantile(exec, 0.5))/float64(quantile(noop, 0.5)), "ratio")
+}
+
+// captureCmd writes 100 MB as fast as a pipe goes.
+const (
+	captureCmd   = `head -c 100000000 /dev/zero | tr '\0' a`
+	captureBytes = 100_000_000
+)
+
+// barePTY runs command with sh -c in a new PTY and reads it to the end,
+// discarding: what the program costs with nothing but a reader behind it.
+func barePTY(b *testing.B, command string) (time.Duration, int64) {
+	b.Helper()
+	t0 := time.Now()
+	cmd := exec.Command("sh", "-c", command)
+	f, err := pty.Start(cmd)
+	if err != nil {
+		b.Fatalf("start pty: %v", err)
+	}
+	var n int64
+	buf := make([]byte, 32<<10)
+	for {
+		k, err := f.Read(buf)
+		n += int64(k)
+		if err != nil { // EIO on Linux once the child side is closed
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("bare pty %q: %v", command, err)
+	}
+	d := time.Since(t0)
+	f.Close()
+	return d, n
+}
+
+// reportCapture reports a capture against the bare PTY. Target: ratio <= 1.3.
+func reportCapture(b *testing.B, server, bare []time.Duration) {
+	s, p := quantile(server, 0.5), quantile(bare, 0.5)
+	b.ReportMetric(float64(s), "ns/op")
+	b.ReportMetric(s.Seconds(), "capture_s")
+	b.ReportMetric(p.Seconds(), "bare_pty_s")
+	b.ReportMetric(float64(s)/float64(p), "ratio")
+	b.ReportMetric(captureBytes/s.Seconds()/1e6, "capture_MB/s")
+}
+
+// BenchmarkCapture is a warm bash session running captureCmd through
+// console_execute_command, against the same command in a bare PTY read loop.
+func BenchmarkCapture(b *testing.B) {
+	needNoRace(b)
+	c := stdioClient(b, testEnv(b, b.TempDir()))
+	id := createShell(b, c, nil)
+	execIn(b, c, id, "true")
+	args := map[string]any{"session_id": id, "command": captureCmd, "timeout_ms": 600000}
+	var server, bare []time.Duration
+	for b.Loop() {
+		server = append(server, timed(func() {
+			r := mustCall(b, c, "console_execute_command", args)
+			if r.boolean("timed_out") || r.intp("exit_code") == nil || *r.intp("exit_code") != 0 {
+				b.Fatalf("capture: %.300s", r.Text)
+			}
+			if got := r.num("cursor") - r.num("output_cursor"); got < captureBytes {
+				b.Fatalf("capture: %d bytes of output, want %d", got, captureBytes)
+			}
+		}))
+		d, n := barePTY(b, captureCmd)
+		if n < captureBytes {
+			b.Fatalf("bare pty: %d bytes, want %d", n, captureBytes)
+		}
+		bare = append(bare, d)
+	}
+	reportCapture(b, server, bare)
+}
+
+// BenchmarkCaptureInProcess is BenchmarkCapture without MCP or a second
+// process: a sessions.Manager over ptyhost.Local in this process, so that
+//
+//	go test -run XXX -bench CaptureInProcess -benchtime 1x -cpuprofile cpu.out ./cmd/console-mcp
+//
+// shows where a session's capture spends its time.
+func BenchmarkCaptureInProcess(b *testing.B) {
+	home := b.TempDir()
+	m := sessions.NewManager(map[sessions.Kind]sessions.Backend{sessions.KindLocal: &ptyhost.Local{}}, nil, sessions.Options{
+		DefaultShell: "/bin/bash",
+		Environ: func() []string {
+			return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "PS1=$ ", "LANG=C.UTF-8"}
+		},
+	})
+	b.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			b.Errorf("close manager: %v", err)
+		}
+	})
+	s, err := m.Create(context.Background(), sessions.Spec{Command: "/bin/bash", Args: []string{"--norc", "--noprofile"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	execute := func(command string) sessions.ExecResult {
+		r, err := s.Execute(context.Background(), sessions.ExecRequest{Command: command, Timeout: 10 * time.Minute})
+		if err != nil || r.TimedOut || r.ExitCode == nil || *r.ExitCode != 0 {
+			b.Fatalf("execute %q: %v %+v", command, err, r)
+		}
+		return r
+	}
+	execute("true")
+	var server, bare []time.Duration
+	for b.Loop() {
+		server = append(server, timed(func() {
+			if r := execute(captureCmd); r.Cursor-r.OutputCursor < captureBytes {
+				b.Fatalf("capture: %d bytes of output, want %d", r.Cursor-r.OutputCursor, captureBytes)
+			}
+		}))
+		d, _ := barePTY(b, captureCmd)
+		bare = append(bare, d)
+	}
+	reportCapture(b, server, bare)
+}
+
+// readBackLine is what readBackCmd repeats: the baseline's "lines" text.
+const readBackLine = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+"
+
+// BenchmarkReadBack pages 8 MiB of a command's output out through
+// console_get_output by cursor, against the baseline's bytes tool returning
+// the same number of bytes per call (as one text content: the least a tool
+// can send; and as structured content plus the same text, the shape of
+// console-mcp's results). Target: ratio <= 1.5.
+func BenchmarkReadBack(b *testing.B) {
+	needNoRace(b)
+	c := stdioClient(b, testEnv(b, b.TempDir()))
+	base := baselineClient(b)
+	id := createShell(b, c, nil)
+	r := execIn(b, c, id, fmt.Sprintf("yes %s | head -c %d", readBackLine, 8<<20))
+	from, end := r.num("output_cursor"), r.num("cursor")
+	for _, page := range []struct {
+		name string
+		max  int
+	}{{"64KiB", 64 << 10}, {"1MiB", 1 << 20}} {
+		b.Run("page="+page.name, func(b *testing.B) {
+			var server, text, structured time.Duration
+			var bytes, lost int64
+			for b.Loop() {
+				var sizes []int
+				server += timed(func() {
+					for cur := from; cur < end; {
+						p := mustCall(b, c, "console_get_output", map[string]any{"session_id": id, "cursor": cur, "max_bytes": page.max})
+						out := p.str("output")
+						if !strings.HasPrefix(strings.TrimLeft(out, readBackLine[:len(readBackLine)-1]), "+\n") && len(out) > len(readBackLine) {
+							b.Fatalf("page at %d: %.80q", cur, out)
+						}
+						sizes = append(sizes, len(out))
+						lost += p.num("lost_bytes")
+						if p.num("cursor") <= cur {
+							b.Fatalf("cursor did not advance from %d: %s", cur, p.Text)
+						}
+						cur = p.num("cursor")
+					}
+				})
+				for _, shape := range []struct {
+					name string
+					sum  *time.Duration
+				}{{"text", &text}, {"structured", &structured}} {
+					*shape.sum += timed(func() {
+						for _, n := range sizes {
+							if p := mustCall(b, base, "bytes", map[string]any{"n": n, "shape": shape.name}); len(p.Text) != n {
+								b.Fatalf("baseline bytes(%d): %d bytes", n, len(p.Text))
+							}
+						}
+					})
+				}
+				for _, n := range sizes {
+					bytes += int64(n)
+				}
+			}
+			mbps := func(d time.Duration) float64 { return float64(bytes) / d.Seconds() / 1e6 }
+			b.ReportMetric(float64(server)/float64(b.N), "ns/op")
+			b.ReportMetric(float64(bytes)/float64(b.N)/(1<<20), "MiB_read/op")
+			b.ReportMetric(float64(lost)/float64(b.N)/(1<<20), "MiB_lost/op")
+			b.ReportMetric(mbps(server), "MB/s")
+			b.ReportMetric(mbps(text), "baseline_MB/s")
+			b.ReportMetric(mbps(structured), "baseline_structured_MB/s")
+			b.ReportMetric(float64(server)/float64(text), "ratio")
+			b.ReportMetric(float64(server)/float64(structured), "ratio_structured")
+		})
+	}
+}
+
+// BenchmarkIdleRSS creates 100 idle bash sessions and reports the server's
+// resident memory (children excluded) and open files, next to the
+// baseline server's. Target: rss_MB under 60.
+func BenchmarkIdleRSS(b *testing.B) {
+	needNoRace(b)
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		b.Skip("needs /proc")
+	}
+	const n = 100
+	c := stdioClient(b, testEnv(b, b.TempDir()), "--max-sessions", strconv.Itoa(n+10))
+	base := baselineClient(b)
+	mustCall(b, base, "noop", nil)
+	var first sessions.ID
+	for i := range n {
+		id := createShell(b, c, nil)
+		if i == 0 {
+			first = sessions.ID(id)
+		}
+		mustCall(b, c, "console_wait_for_output", map[string]any{"session_id": id, "cursor": 0, "pattern": `\$ $`, "timeout_ms": 10000})
+	}
+	l := mustCall(b, c, "console_list_sessions", map[string]any{})
+	if got := strings.Count(l.Text, "s-"); got < n {
+		b.Fatalf("%d sessions listed, want %d: %s", got, n, l.Text)
+	}
+	sessionPid := int(pidOf(b, c, first))
+	server, err := serverPid(sessionPid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	basePid, err := childWithExe(os.Getpid(), baselinePath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rss, baseRSS int64
+	for b.Loop() {
+		time.Sleep(100 * time.Millisecond) // idle: sample, don't spin
+		rss = max(rss, procStatusKB(b, server, "VmRSS"))
+		baseRSS = max(baseRSS, procStatusKB(b, basePid, "VmRSS"))
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", server))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(rss)/1024, "rss_MB")
+	b.ReportMetric(float64(procStatusKB(b, server, "VmHWM"))/1024, "peak_rss_MB")
+	b.ReportMetric(float64(baseRSS)/1024, "baseline_rss_MB")
+	b.ReportMetric(float64(rss-baseRSS)/n, "KB/session")
+	b.ReportMetric(float64(len(fds)), "fds")
+}
+
+// pidOf returns the pid of a session's program, from console_list_sessions.
+func pidOf(b *testing.B, c *client.Client, id sessions.ID) int64 {
+	b.Helper()
+	l := mustCall(b, c, "console_list_sessions", map[string]any{})
+	items, _ := l.Structured["sessions"].([]any)
+	for _, it := range items {
+		if m, _ := it.(map[string]any); m["session_id"] == string(id) {
+			if pid, _ := m["pid"].(float64); pid > 0 {
+				return int64(pid)
+			}
+		}
+	}
+	b.Fatalf("no pid for %s in %s", id, l.Text)
+	return 0
+}
+
+// serverPid walks up from a session's program to the server: the topmost
+// of the consecutive ancestors running binPath (the program's parent is the
+// server, or a holder process running binPath whose parent is the server).
+func serverPid(pid int) (int, error) {
+	found := 0
+	for p := pid; p > 1; {
+		parent, err := ppid(p)
+		if err != nil {
+			return 0, err
+		}
+		if sameExe(parent, binPath) {
+			found = parent
+		} else if found != 0 {
+			return found, nil
+		}
+		p = parent
+	}
+	if found != 0 {
+		return found, nil
+	}
+	return 0, fmt.Errorf("no ancestor of pid %d runs %s", pid, binPath)
+}
+
+// childWithExe finds the child of parent running exe.
+func childWithExe(parent int, exe string) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if pp, err := ppid(pid); err == nil && pp == parent && sameExe(pid, exe) {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no child of %d runs %s", parent, exe)
+}
+
+func sameExe(pid int, exe string) bool {
+	got, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return false
+	}
+	want, err := filepath.EvalSymlinks(exe)
+	return err == nil && got == want
+}
+
+func ppid(pid int) (int, error) {
+	v, err := procStatus(pid, "PPid")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(v)
+}
+
+// procStatus returns a field of /proc/pid/status.
+func procStatus(pid int, key string) (string, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "", fmt.Errorf("read status of %d: %w", pid, err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("status of %d: no %s", pid, key)
+}
+
+// procStatusKB returns a "NNN kB" field of /proc/pid/status.
+func procStatusKB(b *testing.B, pid int, key string) int64 {
+	b.Helper()
+	v, err := procStatus(pid, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kb, err := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
+	if err != nil {
+		b.Fatalf("%s of %d: %q", key, pid, v)
+	}
+	return kb
+}
