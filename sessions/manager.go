@@ -39,6 +39,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; zero means time.Now.
 	Now func() time.Time
+	// Echoes reports whether the terminal of a local program (by pid)
+	// echoes input; a secret is not typed into an echoing terminal. Zero
+	// means unknown: secrets are typed, and redacted from the output.
+	Echoes func(pid int) (bool, error)
 }
 
 // Manager holds this server's sessions. It is safe for concurrent use.

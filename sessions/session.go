@@ -45,6 +45,7 @@ type Session struct {
 	detaching    bool          // the server is going away; the program may stay
 	storeErr     error         // the first persistence failure, shown in status
 	pending      *pendingExec  // an execute that timed out and may still run
+	secrets      [][]byte      // values typed by secret_env: redacted from output, never stored
 
 	execMu sync.Mutex // one console_execute_command at a time
 
@@ -209,8 +210,43 @@ func (s *Session) pump(p Process, gen int) {
 	}
 }
 
+// minRedact is the shortest secret redacted from output: shorter values
+// would mask ordinary text.
+const minRedact = 4
+
+// checkSecretSafe refuses to type a secret into a local terminal that
+// echoes input (no password prompt is active).
+func (s *Session) checkSecretSafe(proc Process) error {
+	if s.m.opt.Echoes == nil || s.spec.Kind != KindLocal || proc.Pid() <= 0 {
+		return nil
+	}
+	echo, err := s.m.opt.Echoes(proc.Pid())
+	if err != nil {
+		return nil // unknown: the redaction still masks an echo
+	}
+	if echo {
+		return fmt.Errorf("secret_env: refusing to type a secret: the terminal of %s echoes input, so it would appear in the output; wait for the password prompt (console_wait_for_output pattern \"[Pp]assword\") and send it then", s.id)
+	}
+	return nil
+}
+
+// redact masks secret values typed into this session wherever they appear
+// in data (a program or a line editor echoing them).
+func (s *Session) redact(data []byte) []byte {
+	s.mu.Lock()
+	secrets := s.secrets
+	s.mu.Unlock()
+	for _, sec := range secrets {
+		if bytes.Contains(data, sec) {
+			data = bytes.ReplaceAll(data, sec, bytes.Repeat([]byte{'*'}, len(sec)))
+		}
+	}
+	return data
+}
+
 // appendOutput adds data to the stream, in memory and in the store.
 func (s *Session) appendOutput(data []byte, gen int) {
+	data = s.redact(data)
 	now := s.m.now()
 	s.mu.Lock()
 	off := s.out.end
@@ -326,7 +362,15 @@ func (s *Session) Write(p []byte, secretEnv string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if secretEnv != "" {
+		if err := s.checkSecretSafe(proc); err != nil {
+			return 0, err
+		}
+	}
 	s.mu.Lock()
+	if secretEnv != "" && len(p) >= minRedact {
+		s.secrets = append(s.secrets, bytes.Clone(p))
+	}
 	cursor, gen := s.out.end, s.gen
 	s.lastInput = cursor
 	s.lastActivity = s.m.now()

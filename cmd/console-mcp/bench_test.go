@@ -30,9 +30,9 @@ import (
 // The baselines: internal/mcpbaseline (an mcp-go server with nothing behind
 // its tools) through the same mcp-go stdio client, and a bare PTY read loop.
 
-// needNoRace skips a benchmark whose figures the race detector would make
+// benchNoRace skips a benchmark whose figures the race detector would make
 // meaningless.
-func needNoRace(b *testing.B) {
+func benchNoRace(b *testing.B) {
 	b.Helper()
 	race := os.Getenv("CONSOLE_MCP_TEST_NORACE") == ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
@@ -45,8 +45,8 @@ func needNoRace(b *testing.B) {
 	}
 }
 
-// baselineClient starts internal/mcpbaseline over stdio.
-func baselineClient(b *testing.B) *client.Client {
+// benchBaseline starts internal/mcpbaseline over stdio.
+func benchBaseline(b *testing.B) *client.Client {
 	b.Helper()
 	c, err := client.NewStdioMCPClient(baselinePath, nil)
 	if err != nil {
@@ -57,61 +57,61 @@ func baselineClient(b *testing.B) *client.Client {
 	return c
 }
 
-// timed runs fn and returns how long it took.
-func timed(fn func()) time.Duration {
+// benchTimed runs fn and returns how long it took.
+func benchTimed(fn func()) time.Duration {
 	t0 := time.Now()
 	fn()
 	return time.Since(t0)
 }
 
-// quantile returns the q-quantile of ds (nearest rank), which it sorts.
-func quantile(ds []time.Duration, q float64) time.Duration {
+// benchQuantile returns the q-quantile of ds (nearest rank), which it sorts.
+func benchQuantile(ds []time.Duration, q float64) time.Duration {
 	slices.Sort(ds)
 	i := int(q*float64(len(ds))+0.5) - 1
 	return ds[min(max(i, 0), len(ds)-1)]
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func benchMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // BenchmarkExecuteTrue is console_execute_command of `true` in a warm bash
 // session over stdio, against the baseline's no-op tool. Target: p50 under
 // 3 ms.
 func BenchmarkExecuteTrue(b *testing.B) {
-	needNoRace(b)
+	benchNoRace(b)
 	c := stdioClient(b, testEnv(b, b.TempDir()))
-	base := baselineClient(b)
+	base := benchBaseline(b)
 	id := createShell(b, c, nil)
 	execIn(b, c, id, "true") // the prompt is up, bash has run a command
 	args := map[string]any{"session_id": id, "command": "true", "timeout_ms": 30000}
 	var exec, noop []time.Duration
 	for b.Loop() {
-		exec = append(exec, timed(func() {
+		exec = append(exec, benchTimed(func() {
 			if r := mustCall(b, c, "console_execute_command", args); r.intp("exit_code") == nil || *r.intp("exit_code") != 0 {
 				b.Fatalf("true: %s", r.Text)
 			}
 		}))
-		noop = append(noop, timed(func() { mustCall(b, base, "noop", nil) }))
+		noop = append(noop, benchTimed(func() { mustCall(b, base, "noop", nil) }))
 	}
 	var sum time.Duration
 	for _, d := range exec {
 		sum += d
 	}
 	b.ReportMetric(float64(sum)/float64(len(exec)), "ns/op") // the execute call alone
-	b.ReportMetric(ms(quantile(exec, 0.5)), "p50_ms")
-	b.ReportMetric(ms(quantile(exec, 0.99)), "p99_ms")
-	b.ReportMetric(ms(quantile(noop, 0.5)), "baseline_p50_ms")
-	b.ReportMetric(float64(quantile(exec, 0.5))/float64(quantile(noop, 0.5)), "ratio")
+	b.ReportMetric(benchMs(benchQuantile(exec, 0.5)), "p50_ms")
+	b.ReportMetric(benchMs(benchQuantile(exec, 0.99)), "p99_ms")
+	b.ReportMetric(benchMs(benchQuantile(noop, 0.5)), "baseline_p50_ms")
+	b.ReportMetric(float64(benchQuantile(exec, 0.5))/float64(benchQuantile(noop, 0.5)), "ratio")
 }
 
-// captureCmd writes 100 MB as fast as a pipe goes.
+// benchCaptureCmd writes 100 MB as fast as a pipe goes.
 const (
-	captureCmd   = `head -c 100000000 /dev/zero | tr '\0' a`
-	captureBytes = 100_000_000
+	benchCaptureCmd   = `head -c 100000000 /dev/zero | tr '\0' a`
+	benchCaptureBytes = 100_000_000
 )
 
-// barePTY runs command with sh -c in a new PTY and reads it to the end,
+// benchBarePTY runs command with sh -c in a new PTY and reads it to the end,
 // discarding: what the program costs with nothing but a reader behind it.
-func barePTY(b *testing.B, command string) (time.Duration, int64) {
+func benchBarePTY(b *testing.B, command string) (time.Duration, int64) {
 	b.Helper()
 	t0 := time.Now()
 	cmd := exec.Command("sh", "-c", command)
@@ -136,42 +136,42 @@ func barePTY(b *testing.B, command string) (time.Duration, int64) {
 	return d, n
 }
 
-// reportCapture reports a capture against the bare PTY. Target: ratio <= 1.3.
-func reportCapture(b *testing.B, server, bare []time.Duration) {
-	s, p := quantile(server, 0.5), quantile(bare, 0.5)
+// benchReportCapture reports a capture against the bare PTY. Target: ratio <= 1.3.
+func benchReportCapture(b *testing.B, server, bare []time.Duration) {
+	s, p := benchQuantile(server, 0.5), benchQuantile(bare, 0.5)
 	b.ReportMetric(float64(s), "ns/op")
 	b.ReportMetric(s.Seconds(), "capture_s")
 	b.ReportMetric(p.Seconds(), "bare_pty_s")
 	b.ReportMetric(float64(s)/float64(p), "ratio")
-	b.ReportMetric(captureBytes/s.Seconds()/1e6, "capture_MB/s")
+	b.ReportMetric(benchCaptureBytes/s.Seconds()/1e6, "capture_MB/s")
 }
 
-// BenchmarkCapture is a warm bash session running captureCmd through
+// BenchmarkCapture is a warm bash session running benchCaptureCmd through
 // console_execute_command, against the same command in a bare PTY read loop.
 func BenchmarkCapture(b *testing.B) {
-	needNoRace(b)
+	benchNoRace(b)
 	c := stdioClient(b, testEnv(b, b.TempDir()))
 	id := createShell(b, c, nil)
 	execIn(b, c, id, "true")
-	args := map[string]any{"session_id": id, "command": captureCmd, "timeout_ms": 600000}
+	args := map[string]any{"session_id": id, "command": benchCaptureCmd, "timeout_ms": 600000}
 	var server, bare []time.Duration
 	for b.Loop() {
-		server = append(server, timed(func() {
+		server = append(server, benchTimed(func() {
 			r := mustCall(b, c, "console_execute_command", args)
 			if r.boolean("timed_out") || r.intp("exit_code") == nil || *r.intp("exit_code") != 0 {
 				b.Fatalf("capture: %.300s", r.Text)
 			}
-			if got := r.num("cursor") - r.num("output_cursor"); got < captureBytes {
-				b.Fatalf("capture: %d bytes of output, want %d", got, captureBytes)
+			if got := r.num("cursor") - r.num("output_cursor"); got < benchCaptureBytes {
+				b.Fatalf("capture: %d bytes of output, want %d", got, benchCaptureBytes)
 			}
 		}))
-		d, n := barePTY(b, captureCmd)
-		if n < captureBytes {
-			b.Fatalf("bare pty: %d bytes, want %d", n, captureBytes)
+		d, n := benchBarePTY(b, benchCaptureCmd)
+		if n < benchCaptureBytes {
+			b.Fatalf("bare pty: %d bytes, want %d", n, benchCaptureBytes)
 		}
 		bare = append(bare, d)
 	}
-	reportCapture(b, server, bare)
+	benchReportCapture(b, server, bare)
 }
 
 // BenchmarkCaptureInProcess is BenchmarkCapture without MCP or a second
@@ -207,19 +207,19 @@ func BenchmarkCaptureInProcess(b *testing.B) {
 	execute("true")
 	var server, bare []time.Duration
 	for b.Loop() {
-		server = append(server, timed(func() {
-			if r := execute(captureCmd); r.Cursor-r.OutputCursor < captureBytes {
-				b.Fatalf("capture: %d bytes of output, want %d", r.Cursor-r.OutputCursor, captureBytes)
+		server = append(server, benchTimed(func() {
+			if r := execute(benchCaptureCmd); r.Cursor-r.OutputCursor < benchCaptureBytes {
+				b.Fatalf("capture: %d bytes of output, want %d", r.Cursor-r.OutputCursor, benchCaptureBytes)
 			}
 		}))
-		d, _ := barePTY(b, captureCmd)
+		d, _ := benchBarePTY(b, benchCaptureCmd)
 		bare = append(bare, d)
 	}
-	reportCapture(b, server, bare)
+	benchReportCapture(b, server, bare)
 }
 
-// readBackLine is what readBackCmd repeats: the baseline's "lines" text.
-const readBackLine = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+"
+// benchReadBackLine is the line BenchmarkReadBack's command repeats: the baseline's "lines" text.
+const benchReadBackLine = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+"
 
 // BenchmarkReadBack pages 8 MiB of a command's output out through
 // console_get_output by cursor, against the baseline's bytes tool returning
@@ -227,11 +227,11 @@ const readBackLine = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV
 // can send; and as structured content plus the same text, the shape of
 // console-mcp's results). Target: ratio <= 1.5.
 func BenchmarkReadBack(b *testing.B) {
-	needNoRace(b)
+	benchNoRace(b)
 	c := stdioClient(b, testEnv(b, b.TempDir()))
-	base := baselineClient(b)
+	base := benchBaseline(b)
 	id := createShell(b, c, nil)
-	r := execIn(b, c, id, fmt.Sprintf("yes %s | head -c %d", readBackLine, 8<<20))
+	r := execIn(b, c, id, fmt.Sprintf("yes %s | head -c %d", benchReadBackLine, 8<<20))
 	from, end := r.num("output_cursor"), r.num("cursor")
 	for _, page := range []struct {
 		name string
@@ -242,11 +242,11 @@ func BenchmarkReadBack(b *testing.B) {
 			var bytes, lost int64
 			for b.Loop() {
 				var sizes []int
-				server += timed(func() {
+				server += benchTimed(func() {
 					for cur := from; cur < end; {
 						p := mustCall(b, c, "console_get_output", map[string]any{"session_id": id, "cursor": cur, "max_bytes": page.max})
 						out := p.str("output")
-						if !strings.HasPrefix(strings.TrimLeft(out, readBackLine[:len(readBackLine)-1]), "+\n") && len(out) > len(readBackLine) {
+						if !strings.HasPrefix(strings.TrimLeft(out, benchReadBackLine[:len(benchReadBackLine)-1]), "+\n") && len(out) > len(benchReadBackLine) {
 							b.Fatalf("page at %d: %.80q", cur, out)
 						}
 						sizes = append(sizes, len(out))
@@ -261,7 +261,7 @@ func BenchmarkReadBack(b *testing.B) {
 					name string
 					sum  *time.Duration
 				}{{"text", &text}, {"structured", &structured}} {
-					*shape.sum += timed(func() {
+					*shape.sum += benchTimed(func() {
 						for _, n := range sizes {
 							if p := mustCall(b, base, "bytes", map[string]any{"n": n, "shape": shape.name}); len(p.Text) != n {
 								b.Fatalf("baseline bytes(%d): %d bytes", n, len(p.Text))
@@ -290,13 +290,13 @@ func BenchmarkReadBack(b *testing.B) {
 // resident memory (children excluded) and open files, next to the
 // baseline server's. Target: rss_MB under 60.
 func BenchmarkIdleRSS(b *testing.B) {
-	needNoRace(b)
+	benchNoRace(b)
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		b.Skip("needs /proc")
 	}
 	const n = 100
 	c := stdioClient(b, testEnv(b, b.TempDir()), "--max-sessions", strconv.Itoa(n+10))
-	base := baselineClient(b)
+	base := benchBaseline(b)
 	mustCall(b, base, "noop", nil)
 	var first sessions.ID
 	for i := range n {
@@ -310,20 +310,20 @@ func BenchmarkIdleRSS(b *testing.B) {
 	if got := strings.Count(l.Text, "s-"); got < n {
 		b.Fatalf("%d sessions listed, want %d: %s", got, n, l.Text)
 	}
-	sessionPid := int(pidOf(b, c, first))
-	server, err := serverPid(sessionPid)
+	sessionPid := int(benchSessionPid(b, c, first))
+	server, err := benchServerPid(sessionPid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	basePid, err := childWithExe(os.Getpid(), baselinePath)
+	basePid, err := benchChildWithExe(os.Getpid(), baselinePath)
 	if err != nil {
 		b.Fatal(err)
 	}
 	var rss, baseRSS int64
 	for b.Loop() {
 		time.Sleep(100 * time.Millisecond) // idle: sample, don't spin
-		rss = max(rss, procStatusKB(b, server, "VmRSS"))
-		baseRSS = max(baseRSS, procStatusKB(b, basePid, "VmRSS"))
+		rss = max(rss, benchProcStatusKB(b, server, "VmRSS"))
+		baseRSS = max(baseRSS, benchProcStatusKB(b, basePid, "VmRSS"))
 	}
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", server))
 	if err != nil {
@@ -331,14 +331,14 @@ func BenchmarkIdleRSS(b *testing.B) {
 	}
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(float64(rss)/1024, "rss_MB")
-	b.ReportMetric(float64(procStatusKB(b, server, "VmHWM"))/1024, "peak_rss_MB")
+	b.ReportMetric(float64(benchProcStatusKB(b, server, "VmHWM"))/1024, "peak_rss_MB")
 	b.ReportMetric(float64(baseRSS)/1024, "baseline_rss_MB")
 	b.ReportMetric(float64(rss-baseRSS)/n, "KB/session")
 	b.ReportMetric(float64(len(fds)), "fds")
 }
 
-// pidOf returns the pid of a session's program, from console_list_sessions.
-func pidOf(b *testing.B, c *client.Client, id sessions.ID) int64 {
+// benchSessionPid returns the pid of a session's program, from console_list_sessions.
+func benchSessionPid(b *testing.B, c *client.Client, id sessions.ID) int64 {
 	b.Helper()
 	l := mustCall(b, c, "console_list_sessions", map[string]any{})
 	items, _ := l.Structured["sessions"].([]any)
@@ -353,17 +353,17 @@ func pidOf(b *testing.B, c *client.Client, id sessions.ID) int64 {
 	return 0
 }
 
-// serverPid walks up from a session's program to the server: the topmost
+// benchServerPid walks up from a session's program to the server: the topmost
 // of the consecutive ancestors running binPath (the program's parent is the
 // server, or a holder process running binPath whose parent is the server).
-func serverPid(pid int) (int, error) {
+func benchServerPid(pid int) (int, error) {
 	found := 0
 	for p := pid; p > 1; {
-		parent, err := ppid(p)
+		parent, err := benchPpid(p)
 		if err != nil {
 			return 0, err
 		}
-		if sameExe(parent, binPath) {
+		if benchSameExe(parent, binPath) {
 			found = parent
 		} else if found != 0 {
 			return found, nil
@@ -376,8 +376,8 @@ func serverPid(pid int) (int, error) {
 	return 0, fmt.Errorf("no ancestor of pid %d runs %s", pid, binPath)
 }
 
-// childWithExe finds the child of parent running exe.
-func childWithExe(parent int, exe string) (int, error) {
+// benchChildWithExe finds the child of parent running exe.
+func benchChildWithExe(parent int, exe string) (int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, err
@@ -387,14 +387,14 @@ func childWithExe(parent int, exe string) (int, error) {
 		if err != nil {
 			continue
 		}
-		if pp, err := ppid(pid); err == nil && pp == parent && sameExe(pid, exe) {
+		if pp, err := benchPpid(pid); err == nil && pp == parent && benchSameExe(pid, exe) {
 			return pid, nil
 		}
 	}
 	return 0, fmt.Errorf("no child of %d runs %s", parent, exe)
 }
 
-func sameExe(pid int, exe string) bool {
+func benchSameExe(pid int, exe string) bool {
 	got, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil {
 		return false
@@ -403,16 +403,16 @@ func sameExe(pid int, exe string) bool {
 	return err == nil && got == want
 }
 
-func ppid(pid int) (int, error) {
-	v, err := procStatus(pid, "PPid")
+func benchPpid(pid int) (int, error) {
+	v, err := benchProcStatus(pid, "PPid")
 	if err != nil {
 		return 0, err
 	}
 	return strconv.Atoi(v)
 }
 
-// procStatus returns a field of /proc/pid/status.
-func procStatus(pid int, key string) (string, error) {
+// benchProcStatus returns a field of /proc/pid/status.
+func benchProcStatus(pid int, key string) (string, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return "", fmt.Errorf("read status of %d: %w", pid, err)
@@ -425,10 +425,10 @@ func procStatus(pid int, key string) (string, error) {
 	return "", fmt.Errorf("status of %d: no %s", pid, key)
 }
 
-// procStatusKB returns a "NNN kB" field of /proc/pid/status.
-func procStatusKB(b *testing.B, pid int, key string) int64 {
+// benchProcStatusKB returns a "NNN kB" field of /proc/pid/status.
+func benchProcStatusKB(b *testing.B, pid int, key string) int64 {
 	b.Helper()
-	v, err := procStatus(pid, key)
+	v, err := benchProcStatus(pid, key)
 	if err != nil {
 		b.Fatal(err)
 	}

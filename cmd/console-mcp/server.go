@@ -116,7 +116,7 @@ func openStack(ctx context.Context, f serverFlags, stderr io.Writer) (*stack, er
 		sessions.KindSSH:   sshhost.New(sshhost.Options{AllowInsecure: f.allowInsecureSSH, Logger: logger}),
 	}
 	mgr := sessions.NewManager(backends, store, sessions.Options{
-		MaxLive: f.maxSessions, Owner: newOwnerID(), Logger: logger,
+		MaxLive: f.maxSessions, Owner: newOwnerID(), Logger: logger, Echoes: ptyhost.TTYEchoes,
 	})
 	st := &stack{log: logger, stateDir: dir, store: store, mgr: mgr}
 	host, _ := os.Hostname() // best effort: "" still scopes the lease to this machine's pids
