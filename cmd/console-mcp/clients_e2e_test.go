@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -31,6 +32,9 @@ var urlLine = regexp.MustCompile(`serving MCP at (http://\S+/mcp)`)
 // the URL it prints.
 func startServe(t testing.TB, env []string, args ...string) *serveProcess {
 	t.Helper()
+	if lvl := os.Getenv("CONSOLE_MCP_TEST_LOG"); lvl != "" {
+		args = append([]string{"--log-level", lvl}, args...)
+	}
 	cmd := exec.Command(binPath, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(cmd.Environ(), env...)
 	pr, pw := io.Pipe()
@@ -60,7 +64,12 @@ func startServe(t testing.TB, env []string, args ...string) *serveProcess {
 		cmd.Process.Kill()
 		t.Fatalf("serve printed no URL; stderr:\n%s", p.stderr.String())
 	}
-	t.Cleanup(func() { p.stop(t) })
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("serve %v stderr:\n%s", args, p.stderr.String())
+		}
+	})
 	return p
 }
 
