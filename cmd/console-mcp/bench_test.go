@@ -15,6 +15,7 @@ import (
 
 	"github.com/creack/pty"
 	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 
 	"github.com/console-mcp/console-mcp/ptyhost"
 	"github.com/console-mcp/console-mcp/sessions"
@@ -45,16 +46,50 @@ func benchNoRace(b *testing.B) {
 	}
 }
 
-// benchBaseline starts internal/mcpbaseline over stdio.
-func benchBaseline(b *testing.B) *client.Client {
+// benchStart starts the program at path over stdio and initializes an
+// mcp-go client; it returns the client and the program's pid.
+func benchStart(b *testing.B, path string, env, args []string) (*client.Client, int) {
 	b.Helper()
-	c, err := client.NewStdioMCPClient(baselinePath, nil)
+	var cmd *exec.Cmd
+	c, err := client.NewStdioMCPClientWithOptions(path, env, args, transport.WithCommandFunc(
+		func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
+			cmd = exec.CommandContext(ctx, command, args...)
+			cmd.Env = append(os.Environ(), env...)
+			return cmd, nil
+		}))
 	if err != nil {
-		b.Fatalf("start baseline: %v", err)
+		b.Fatalf("start %s: %v", path, err)
 	}
 	b.Cleanup(func() { c.Close() })
 	initialize(b, c)
-	return c
+	return c, cmd.Process.Pid
+}
+
+// benchBaseline starts internal/mcpbaseline.
+func benchBaseline(b *testing.B) (*client.Client, int) {
+	b.Helper()
+	return benchStart(b, baselinePath, nil, nil)
+}
+
+// benchServer starts the server like stdioClient. Its sessions are killed
+// at cleanup: their holder processes would outlive the server (that is what
+// holders are for).
+func benchServer(b *testing.B, env []string, args ...string) (*client.Client, int) {
+	b.Helper()
+	c, pid := benchStart(b, binPath, env, args)
+	b.Cleanup(func() { benchStopAll(b, c) })
+	return c, pid
+}
+
+// benchStopAll kills the server's live sessions.
+func benchStopAll(b *testing.B, c *client.Client) {
+	l := call(b, c, "console_list_sessions", map[string]any{})
+	items, _ := l.Structured["sessions"].([]any)
+	for _, it := range items {
+		if m, _ := it.(map[string]any); m != nil {
+			call(b, c, "console_stop_session", map[string]any{"session_id": m["session_id"], "signal": "KILL"})
+		}
+	}
 }
 
 // benchTimed runs fn and returns how long it took.
@@ -78,8 +113,8 @@ func benchMs(d time.Duration) float64 { return float64(d) / float64(time.Millise
 // 3 ms.
 func BenchmarkExecuteTrue(b *testing.B) {
 	benchNoRace(b)
-	c := stdioClient(b, testEnv(b, b.TempDir()))
-	base := benchBaseline(b)
+	c, _ := benchServer(b, testEnv(b, b.TempDir()))
+	base, _ := benchBaseline(b)
 	id := createShell(b, c, nil)
 	execIn(b, c, id, "true") // the prompt is up, bash has run a command
 	args := map[string]any{"session_id": id, "command": "true", "timeout_ms": 30000}
@@ -159,7 +194,7 @@ func benchReportCapture(b *testing.B, server, bare []time.Duration) {
 // console_execute_command, against the same command in a bare PTY read loop.
 func BenchmarkCapture(b *testing.B) {
 	benchNoRace(b)
-	c := stdioClient(b, testEnv(b, b.TempDir()))
+	c, _ := benchServer(b, testEnv(b, b.TempDir()))
 	id := createShell(b, c, nil)
 	execIn(b, c, id, "true")
 	args := map[string]any{"session_id": id, "command": benchCaptureCmd, "timeout_ms": 600000}
@@ -277,8 +312,8 @@ const benchReadBackLine = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ
 // console-mcp's results). Target: ratio <= 1.5.
 func BenchmarkReadBack(b *testing.B) {
 	benchNoRace(b)
-	c := stdioClient(b, testEnv(b, b.TempDir()))
-	base := benchBaseline(b)
+	c, _ := benchServer(b, testEnv(b, b.TempDir()))
+	base, _ := benchBaseline(b)
 	id := createShell(b, c, nil)
 	r := execIn(b, c, id, fmt.Sprintf("yes %s | head -c %d", benchReadBackLine, 8<<20))
 	from, end := r.num("output_cursor"), r.num("cursor")
@@ -337,42 +372,49 @@ func BenchmarkReadBack(b *testing.B) {
 
 // BenchmarkIdleRSS creates 100 idle bash sessions and reports the server's
 // resident memory (children excluded) and open files, next to the
-// baseline server's. Target: rss_MB under 60.
+// baseline server's and its own before the sessions; and, for the record,
+// the private (anonymous) memory of the holder processes that keep the
+// sessions (detached: their parent is init, not the server; their file
+// pages are the server's binary, shared). Target: rss_MB under 60.
 func BenchmarkIdleRSS(b *testing.B) {
 	benchNoRace(b)
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		b.Skip("needs /proc")
 	}
 	const n = 100
-	c := stdioClient(b, testEnv(b, b.TempDir()), "--max-sessions", strconv.Itoa(n+10))
-	base := benchBaseline(b)
+	c, server := benchServer(b, testEnv(b, b.TempDir()), "--max-sessions", strconv.Itoa(n+10))
+	base, basePid := benchBaseline(b)
 	mustCall(b, base, "noop", nil)
-	var first sessions.ID
-	for i := range n {
+	mustCall(b, c, "console_list_sessions", map[string]any{})
+	rss0 := benchProcStatusKB(b, server, "VmRSS")
+	for range n {
 		id := createShell(b, c, nil)
-		if i == 0 {
-			first = sessions.ID(id)
-		}
 		mustCall(b, c, "console_wait_for_output", map[string]any{"session_id": id, "cursor": 0, "pattern": `\$ $`, "timeout_ms": 10000})
 	}
 	l := mustCall(b, c, "console_list_sessions", map[string]any{})
-	if got := strings.Count(l.Text, "s-"); got < n {
-		b.Fatalf("%d sessions listed, want %d: %s", got, n, l.Text)
+	items, _ := l.Structured["sessions"].([]any)
+	if len(items) != n {
+		b.Fatalf("%d sessions listed, want %d", len(items), n)
 	}
-	sessionPid := int(benchSessionPid(b, c, first))
-	server, err := benchServerPid(sessionPid)
-	if err != nil {
-		b.Fatal(err)
+	holders := map[int]bool{}
+	for _, it := range items {
+		pid, _ := it.(map[string]any)["pid"].(float64)
+		h, err := benchHostOf(int(pid))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if h != server {
+			holders[h] = true
+		}
 	}
-	basePid, err := benchChildWithExe(os.Getpid(), baselinePath)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var rss, baseRSS int64
+	var rss, baseRSS, holdersAnon int64
 	for b.Loop() {
 		time.Sleep(100 * time.Millisecond) // idle: sample, don't spin
 		rss = max(rss, benchProcStatusKB(b, server, "VmRSS"))
 		baseRSS = max(baseRSS, benchProcStatusKB(b, basePid, "VmRSS"))
+	}
+	for h := range holders {
+		holdersAnon += benchProcStatusKB(b, h, "RssAnon")
 	}
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", server))
 	if err != nil {
@@ -382,65 +424,27 @@ func BenchmarkIdleRSS(b *testing.B) {
 	b.ReportMetric(float64(rss)/1024, "rss_MB")
 	b.ReportMetric(float64(benchProcStatusKB(b, server, "VmHWM"))/1024, "peak_rss_MB")
 	b.ReportMetric(float64(baseRSS)/1024, "baseline_rss_MB")
-	b.ReportMetric(float64(rss-baseRSS)/n, "KB/session")
+	b.ReportMetric(float64(rss0)/1024, "rss_no_sessions_MB")
+	b.ReportMetric(float64(rss-rss0)/n, "KB/session")
 	b.ReportMetric(float64(len(fds)), "fds")
+	b.ReportMetric(float64(len(holders)), "holders")
+	b.ReportMetric(float64(holdersAnon)/1024, "holders_anon_MB")
 }
 
-// benchSessionPid returns the pid of a session's program, from console_list_sessions.
-func benchSessionPid(b *testing.B, c *client.Client, id sessions.ID) int64 {
-	b.Helper()
-	l := mustCall(b, c, "console_list_sessions", map[string]any{})
-	items, _ := l.Structured["sessions"].([]any)
-	for _, it := range items {
-		if m, _ := it.(map[string]any); m["session_id"] == string(id) {
-			if pid, _ := m["pid"].(float64); pid > 0 {
-				return int64(pid)
-			}
-		}
-	}
-	b.Fatalf("no pid for %s in %s", id, l.Text)
-	return 0
-}
-
-// benchServerPid walks up from a session's program to the server: the topmost
-// of the consecutive ancestors running binPath (the program's parent is the
-// server, or a holder process running binPath whose parent is the server).
-func benchServerPid(pid int) (int, error) {
-	found := 0
+// benchHostOf walks up from a session's program to the nearest ancestor
+// running binPath: the server (in-process PTYs) or the session's holder.
+func benchHostOf(pid int) (int, error) {
 	for p := pid; p > 1; {
 		parent, err := benchPpid(p)
 		if err != nil {
 			return 0, err
 		}
 		if benchSameExe(parent, binPath) {
-			found = parent
-		} else if found != 0 {
-			return found, nil
+			return parent, nil
 		}
 		p = parent
 	}
-	if found != 0 {
-		return found, nil
-	}
 	return 0, fmt.Errorf("no ancestor of pid %d runs %s", pid, binPath)
-}
-
-// benchChildWithExe finds the child of parent running exe.
-func benchChildWithExe(parent int, exe string) (int, error) {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if pp, err := benchPpid(pid); err == nil && pp == parent && benchSameExe(pid, exe) {
-			return pid, nil
-		}
-	}
-	return 0, fmt.Errorf("no child of %d runs %s", parent, exe)
 }
 
 func benchSameExe(pid int, exe string) bool {

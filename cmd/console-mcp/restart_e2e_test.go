@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -171,5 +172,52 @@ func TestHolderKilledRestartsInLastCwd(t *testing.T) {
 	out, _ := readAll(t, c2, id, 0)
 	if !strings.Contains(out, "generation-one") || !strings.Contains(out, "restarted") {
 		t.Errorf("history of generation 1 or the restart marker is missing:\n%s", out)
+	}
+}
+
+// TestTwoServersStartAtOnce: after the owner of six sessions dies, two
+// servers start on the state dir at the same moment; each session ends up
+// attached by exactly one of them, and the other shows it as another
+// server's.
+func TestTwoServersStartAtOnce(t *testing.T) {
+	env := testEnv(t, t.TempDir())
+	c0, srv0 := stdioServer(t, env)
+	var ids []string
+	for i := 0; i < 6; i++ {
+		ids = append(ids, createShell(t, c0, nil))
+	}
+	kill9(t, srv0.Process.Pid)
+
+	// Both processes are spawned at the same moment (recovery runs at
+	// process start, before MCP is served); initialize comes after.
+	clients := make([]*client.Client, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() { clients[i], errs[i] = client.NewStdioMCPClient(binPath, env) })
+	}
+	wg.Wait()
+	for i, c := range clients {
+		if errs[i] != nil {
+			t.Fatalf("start server %d: %v", i, errs[i])
+		}
+		t.Cleanup(func() { c.Close() })
+		initialize(t, c)
+	}
+	for _, id := range ids {
+		attached := 0
+		for _, c := range clients {
+			it := sessionItem(t, c, id)
+			reason, _ := it["status_reason"].(string)
+			if it["status"] == "running" && !strings.Contains(reason, "another console-mcp server") {
+				attached++
+				if r := execIn(t, c, id, "echo ok-"+id); r.str("output") != "ok-"+id+"\n" {
+					t.Errorf("%s on its server: %q", id, r.str("output"))
+				}
+			}
+		}
+		if attached != 1 {
+			t.Errorf("%s is attached by %d servers, want exactly 1", id, attached)
+		}
 	}
 }
