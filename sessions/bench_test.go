@@ -1,0 +1,138 @@
+package sessions_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/console-mcp/console-mcp/persist"
+	"github.com/console-mcp/console-mcp/ptyhost"
+	"github.com/console-mcp/console-mcp/sessions"
+)
+
+// captureCmd is the capture benchmark's program: 100 MB (or less with
+// -short) through a pipe into the terminal, no newlines.
+func captureCmd() string {
+	n := "100000000"
+	if testing.Short() {
+		n = "20000000"
+	}
+	return "head -c " + n + " /dev/zero | tr '\\0' a"
+}
+
+// barePTY runs the command in a PTY and reads until EOF: the ceiling.
+func barePTY(b *testing.B) time.Duration {
+	cmd := exec.Command("/bin/sh", "-c", captureCmd())
+	start := time.Now()
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 120, Rows: 40})
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		if _, err := f.Read(buf); err != nil {
+			if !errors.Is(err, syscall.EIO) && !errors.Is(err, io.EOF) {
+				b.Fatal(err)
+			}
+			break
+		}
+	}
+	d := time.Since(start)
+	f.Close()
+	cmd.Wait()
+	return d
+}
+
+// captureVariant is one way to run a session.
+type captureVariant struct {
+	name    string
+	holder  bool
+	persist bool
+}
+
+func newBenchManager(b *testing.B, v captureVariant) *sessions.Manager {
+	var local sessions.Backend = &ptyhost.Local{}
+	dir := b.TempDir()
+	if v.holder {
+		exe, _ := filepath.Abs(os.Args[0])
+		h, err := ptyhost.NewHolders(ptyhost.HolderOptions{RunDir: filepath.Join(dir, "run"), Exe: exe, Args: []string{"ptyhost"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		local = h
+	}
+	var store sessions.Store
+	if v.persist {
+		s, err := persist.Open(filepath.Join(dir, "state"), persist.Options{}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		store = s
+	}
+	m := sessions.NewManager(map[sessions.Kind]sessions.Backend{sessions.KindLocal: local}, store, sessions.Options{
+		Environ: func() []string { return []string{"PATH=/usr/bin:/bin"} },
+	})
+	b.Cleanup(func() { m.Close() })
+	return m
+}
+
+// sessionCapture runs the command as a session's program and waits for it
+// to exit with all its output read.
+func sessionCapture(b *testing.B, m *sessions.Manager) time.Duration {
+	start := time.Now()
+	s, err := m.Create(context.Background(), sessions.Spec{Command: "/bin/sh", Args: []string{"-c", captureCmd()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := s.Wait(context.Background(), sessions.WaitRequest{Cursor: new(int64), Timeout: 5 * time.Minute})
+	d := time.Since(start)
+	if r.Reason != sessions.ReasonExited {
+		b.Fatalf("capture ended by %s", r.Reason)
+	}
+	return d
+}
+
+// BenchmarkCapture measures, in one run, the bare PTY read loop and a
+// session's capture with the in-process backend with and without the
+// SQLite store, and with the holder backend and the store (the product's
+// default). It reports each in seconds and as a ratio to the bare PTY:
+//
+//	go test -run '^$' -bench Capture -benchtime 3x ./sessions
+func BenchmarkCapture(b *testing.B) {
+	variants := []captureVariant{
+		{name: "inprocess"},
+		{name: "inprocess+sqlite", persist: true},
+		{name: "holder+sqlite", holder: true, persist: true},
+	}
+	managers := make([]*sessions.Manager, len(variants))
+	for i, v := range variants {
+		managers[i] = newBenchManager(b, v)
+	}
+	var bare time.Duration
+	took := make([]time.Duration, len(variants))
+	b.ResetTimer()
+	for b.Loop() {
+		// Interleaved, so the machine's noise hits every variant alike.
+		bare += barePTY(b)
+		for i, m := range managers {
+			took[i] += sessionCapture(b, m)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(bare.Seconds()/n, "bare-s")
+	for i, v := range variants {
+		b.ReportMetric(took[i].Seconds()/n, v.name+"-s")
+		b.ReportMetric(took[i].Seconds()/bare.Seconds(), v.name+"/bare")
+	}
+	b.ReportMetric(took[1].Seconds()/took[0].Seconds(), "sqlite/nosqlite")
+}
