@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -187,6 +188,9 @@ func parseWithID(fs interface {
 		id, args = args[0], args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", err
+		}
 		return "", usageError{err}
 	}
 	if id == "" && fs.NArg() > 0 {

@@ -286,3 +286,52 @@ func TestKill9DuringHeavyOutput(t *testing.T) {
 		t.Errorf("missing %d lines: more than a flush window (%d lines)", missing, window)
 	}
 }
+
+// TestBadStateDir: a corrupt database or an unwritable state dir stops the
+// server at start with a message naming the path, and the file is left as
+// it was (never a silent fresh start).
+func TestBadStateDir(t *testing.T) {
+	state := t.TempDir()
+	garbage := bytes.Repeat([]byte("not a database "), 100)
+	db := filepath.Join(state, persist.DBName)
+	if err := os.WriteFile(db, garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binPath)
+	cmd.Env = append(cmd.Environ(), testEnv(t, state)...)
+	cmd.Stdin = strings.NewReader("")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), db) {
+		t.Errorf("start on a corrupt database: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(db); !bytes.Equal(b, garbage) {
+		t.Errorf("the corrupt database file was changed")
+	}
+
+	if os.Geteuid() == 0 {
+		t.Log("running as root: a read-only directory is still writable; skipping that case")
+		return
+	}
+	ro := t.TempDir()
+	os.Chmod(ro, 0o500)
+	defer os.Chmod(ro, 0o700)
+	cmd = exec.Command(binPath)
+	cmd.Env = append(cmd.Environ(), testEnv(t, filepath.Join(ro, "state"))...)
+	cmd.Stdin = strings.NewReader("")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), ro) {
+		t.Errorf("start in a read-only dir: %v\n%s", err, out)
+	}
+}
+
+func TestHelpEverywhere(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"sessions", "--help"}, {"logs", "--help"}, {"export", "--help"}, {"attach", "--help"}, {"help"}, {"version"}} {
+		cmd := exec.Command(binPath, args...)
+		out, err := cmd.CombinedOutput()
+		if err != nil || len(out) < 10 {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
+	}
+	if out, err := exec.Command(binPath, "bogus").CombinedOutput(); err == nil || !strings.Contains(string(out), "unknown command") {
+		t.Errorf("bogus command: %v\n%s", err, out)
+	}
+}

@@ -154,8 +154,12 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 func runStdio(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var f serverFlags
-	fs := newFlagSet("console-mcp", "console-mcp [flags]   (MCP over stdio; 'console-mcp help' lists the commands)", stderr)
+	fs := newFlagSet("console-mcp", "console-mcp [flags]", stderr)
 	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage, "\nFlags of the stdio server (serve takes them too):\n")
+		fs.PrintDefaults()
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
