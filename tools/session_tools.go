@@ -93,15 +93,16 @@ type CreateIn struct {
 
 // SSHIn is the ssh object of console_create_session.
 type SSHIn struct {
-	Host          string   `json:"host" jsonschema:"host name or an alias from ~/.ssh/config"`
-	Port          int      `json:"port,omitempty" jsonschema:"default 22 or the config's Port"`
-	User          string   `json:"user,omitempty" jsonschema:"default: the config's User, else the local user"`
-	IdentityFile  string   `json:"identity_file,omitempty" jsonschema:"private key file"`
-	PassphraseEnv string   `json:"passphrase_env,omitempty" jsonschema:"NAME of a server env var holding the key's passphrase"`
-	PasswordEnv   string   `json:"password_env,omitempty" jsonschema:"NAME of a server env var holding the password (also answers keyboard-interactive)"`
-	UseAgent      *bool    `json:"use_agent,omitempty" jsonschema:"use ssh-agent; default: when SSH_AUTH_SOCK is set"`
-	Jump          []string `json:"jump,omitempty" jsonschema:"jump hosts (ProxyJump), in order: user@host:port or aliases"`
-	KnownHosts    string   `json:"known_hosts,omitempty" jsonschema:"host key policy: strict (default), accept-new, insecure (only if the server allows it)"`
+	Host           string   `json:"host" jsonschema:"host name or an alias from ~/.ssh/config"`
+	Port           int      `json:"port,omitempty" jsonschema:"default 22 or the config's Port"`
+	User           string   `json:"user,omitempty" jsonschema:"default: the config's User, else the local user"`
+	IdentityFile   string   `json:"identity_file,omitempty" jsonschema:"private key file"`
+	PassphraseEnv  string   `json:"passphrase_env,omitempty" jsonschema:"NAME of a server env var holding the key's passphrase"`
+	PasswordEnv    string   `json:"password_env,omitempty" jsonschema:"NAME of a server env var holding the password (also answers keyboard-interactive)"`
+	UseAgent       *bool    `json:"use_agent,omitempty" jsonschema:"use ssh-agent; default: when SSH_AUTH_SOCK is set"`
+	Jump           []string `json:"jump,omitempty" jsonschema:"jump hosts (ProxyJump), in order: user@host:port or aliases"`
+	KnownHosts     string   `json:"known_hosts,omitempty" jsonschema:"host key policy: strict (default), accept-new, insecure (only if the server allows it)"`
+	KnownHostsFile string   `json:"known_hosts_file,omitempty" jsonschema:"known_hosts file to check and (accept-new) update; default: the config's UserKnownHostsFile, else ~/.ssh/known_hosts"`
 }
 
 // CreateOut is console_create_session's output.
@@ -127,7 +128,7 @@ func (t *Tools) create(ctx context.Context, in CreateIn) (CreateOut, string, err
 		spec.SSH = &sessions.SSHSpec{
 			Host: in.SSH.Host, Port: in.SSH.Port, User: in.SSH.User, IdentityFile: in.SSH.IdentityFile,
 			PassphraseEnv: in.SSH.PassphraseEnv, PasswordEnv: in.SSH.PasswordEnv, UseAgent: in.SSH.UseAgent,
-			Jump: in.SSH.Jump, KnownHosts: in.SSH.KnownHosts,
+			Jump: in.SSH.Jump, KnownHosts: in.SSH.KnownHosts, KnownHostsFile: in.SSH.KnownHostsFile,
 		}
 	}
 	s, err := t.m.Create(ctx, spec)
