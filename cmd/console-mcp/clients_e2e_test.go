@@ -111,7 +111,7 @@ func httpClient(t testing.TB, url string) *client.Client {
 func TestEveryToolOverHTTP(t *testing.T) {
 	p := startServe(t, testEnv(t, t.TempDir()))
 	c := httpClient(t, p.url)
-	toolsEveryTool(t, c)
+	toolsEveryTool(t, c, createShell(t, c, map[string]any{"name": "main", "cols": 100, "rows": 30}))
 }
 
 // TestHTTPOrigin checks the MUST of the spec that mcp-go leaves to us.

@@ -15,11 +15,12 @@ import (
 // mcp-go stdio client against the real binary, checking the PTY facts.
 func TestEveryToolOverStdio(t *testing.T) {
 	c := stdioClient(t, testEnv(t, t.TempDir()))
-	toolsEveryTool(t, c)
+	toolsEveryTool(t, c, createShell(t, c, map[string]any{"name": "main", "cols": 100, "rows": 30}))
 }
 
-func toolsEveryTool(t *testing.T, c *client.Client) {
-	id := createShell(t, c, map[string]any{"name": "main", "cols": 100, "rows": 30})
+// toolsEveryTool checks every tool on session id, a bash shell (local or
+// over SSH).
+func toolsEveryTool(t *testing.T, c *client.Client, id string) {
 
 	t.Run("execute", func(t *testing.T) {
 		r := execIn(t, c, id, "echo hello")
