@@ -372,7 +372,7 @@ func (s *Session) awaitMarkers(ctx context.Context, token string, cursor int64, 
 	scan := cursor
 	for {
 		s.mu.Lock()
-		changed := s.changed
+		changed := s.changedLocked()
 		status := s.status
 		end := s.out.end
 		s.mu.Unlock()

@@ -108,7 +108,7 @@ func (s *Session) sleepUnlessStopped(d time.Duration) {
 	defer t.Stop()
 	for {
 		s.mu.Lock()
-		changed := s.changed
+		changed := s.changedLocked()
 		s.mu.Unlock()
 		if s.stopOrDetach() {
 			return

@@ -39,6 +39,7 @@ type Session struct {
 	out          ring
 	lost         int64
 	changed      chan struct{} // closed and replaced on output or status change
+	watched      bool          // someone holds changed
 	genDone      chan struct{} // closed when the current generation has ended
 	lastInput    int64         // output cursor at the last input
 	stopping     bool          // console_stop_session asked for the end
@@ -112,10 +113,22 @@ func (s *Session) Cursor() int64 {
 	return s.out.end
 }
 
-// notifyLocked wakes everyone waiting for output or a status change.
+// notifyLocked wakes everyone waiting for output or a status change. The
+// channel is replaced only if someone took it (changedLocked), so output
+// nobody waits for costs no allocation.
 func (s *Session) notifyLocked() {
+	if !s.watched {
+		return
+	}
 	close(s.changed)
 	s.changed = make(chan struct{})
+	s.watched = false
+}
+
+// changedLocked returns the channel closed at the next change.
+func (s *Session) changedLocked() <-chan struct{} {
+	s.watched = true
+	return s.changed
 }
 
 // startGeneration makes p the session's program and starts the goroutines

@@ -78,7 +78,7 @@ func (s *Session) Wait(ctx context.Context, req WaitRequest) WaitResult {
 	scan := from
 	for {
 		s.mu.Lock()
-		changed, status, exit, end := s.changed, s.status, s.exit, s.out.end
+		changed, status, exit, end := s.changedLocked(), s.status, s.exit, s.out.end
 		lastOut := s.lastOutput
 		s.mu.Unlock()
 

@@ -63,7 +63,7 @@ func (t *Tools) export(ctx context.Context, in ExportIn) (ExportOut, string, err
 			return ExportOut{}, "", fmt.Errorf("the export is %d bytes, more than %d inline: give path to write it to a file", buf.Len(), maxInlineExport)
 		}
 		out.Content = buf.String()
-		return out, out.Content, nil
+		return out, withOutput(fmt.Sprintf("[%s export of %s, %d bytes]", format, s.ID(), out.Bytes), out.Content), nil
 	}
 	if !filepath.IsAbs(in.Path) {
 		return ExportOut{}, "", fmt.Errorf("path %q is not absolute: give an absolute file path", in.Path)

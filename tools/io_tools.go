@@ -143,7 +143,7 @@ func (t *Tools) getOutput(ctx context.Context, in GetOutputIn) (GetOutputOut, st
 	if r.Exit != nil {
 		head += "; " + r.Exit.String()
 	}
-	return out, head + "]\n" + r.Output, nil
+	return out, withOutput(head+"]", r.Output), nil
 }
 
 // WaitIn is console_wait_for_output's input.
@@ -207,7 +207,26 @@ func (t *Tools) wait(ctx context.Context, in WaitIn) (WaitOut, string, error) {
 	if r.CommandExitCode != nil {
 		head += fmt.Sprintf("; the earlier command finished with exit code %d", *r.CommandExitCode)
 	}
-	return out, head + "]\n" + r.Output, nil
+	return out, withOutput(head+"]", r.Output), nil
+}
+
+// inlineText is how much output the text content repeats. structuredContent
+// always carries all of it; the text, which some clients show instead,
+// carries small outputs whole and the tail of large ones, so a large read
+// is not encoded (and decoded by the client) twice.
+const inlineText = 4 << 10
+
+// withOutput is a result's text: its head line and the output, or the
+// output's tail when it is large.
+func withOutput(head, output string) string {
+	if len(output) <= inlineText {
+		return head + "\n" + output
+	}
+	tail := output[len(output)-1024:]
+	for i := 0; i < 3 && len(tail) > 0 && tail[0]&0xC0 == 0x80; i++ {
+		tail = tail[1:] // start on a rune boundary
+	}
+	return fmt.Sprintf("%s\n[%d bytes of output: all of it is in structuredContent.output; the last %d bytes follow]\n%s", head, len(output), len(tail), tail)
 }
 
 // millis checks a millisecond argument and applies its default.
@@ -284,7 +303,7 @@ func (t *Tools) execute(ctx context.Context, in ExecuteIn) (ExecuteOut, string, 
 	if r.Truncated {
 		head += fmt.Sprintf("\n[output truncated to its last 16 KiB; all of it: console_get_output cursor=%d]", r.OutputCursor)
 	}
-	return out, head + "\n" + r.Output, nil
+	return out, withOutput(head, r.Output), nil
 }
 
 // ScreenIn is console_get_screen's input.

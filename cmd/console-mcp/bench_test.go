@@ -121,9 +121,9 @@ func BenchmarkExecuteTrue(b *testing.B) {
 	id := createShell(b, c, nil)
 	execIn(b, c, id, "true") // the prompt is up, bash has run a command
 	args := map[string]any{"session_id": id, "command": "true", "timeout_ms": 30000}
-	var exec, noop []time.Duration
+	var execs, noop []time.Duration
 	for b.Loop() {
-		exec = append(exec, benchTimed(func() {
+		execs = append(execs, benchTimed(func() {
 			if r := mustCall(b, c, "console_execute_command", args); r.intp("exit_code") == nil || *r.intp("exit_code") != 0 {
 				b.Fatalf("true: %s", r.Text)
 			}
@@ -131,14 +131,14 @@ func BenchmarkExecuteTrue(b *testing.B) {
 		noop = append(noop, benchTimed(func() { mustCall(b, base, "noop", nil) }))
 	}
 	var sum time.Duration
-	for _, d := range exec {
+	for _, d := range execs {
 		sum += d
 	}
-	b.ReportMetric(float64(sum)/float64(len(exec)), "ns/op") // the execute call alone
-	b.ReportMetric(benchMs(benchQuantile(exec, 0.5)), "p50_ms")
-	b.ReportMetric(benchMs(benchQuantile(exec, 0.99)), "p99_ms")
+	b.ReportMetric(float64(sum)/float64(len(execs)), "ns/op") // the execute call alone
+	b.ReportMetric(benchMs(benchQuantile(execs, 0.5)), "p50_ms")
+	b.ReportMetric(benchMs(benchQuantile(execs, 0.99)), "p99_ms")
 	b.ReportMetric(benchMs(benchQuantile(noop, 0.5)), "baseline_p50_ms")
-	b.ReportMetric(float64(benchQuantile(exec, 0.5))/float64(benchQuantile(noop, 0.5)), "ratio")
+	b.ReportMetric(float64(benchQuantile(execs, 0.5))/float64(benchQuantile(noop, 0.5)), "ratio")
 }
 
 // benchCaptureCmd writes 100 MB as fast as a pipe goes.

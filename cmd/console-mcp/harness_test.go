@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,6 +61,8 @@ func TestMain(m *testing.M) {
 // testEnv is the environment of a server under test: its own state dir and
 // home, bash as the login shell, a plain prompt.
 func testEnv(t testing.TB, stateDir string) []string {
+	// Holders outlive their server by design: end this test's with it.
+	t.Cleanup(func() { killHolders(t, stateDir) })
 	home := t.TempDir()
 	if err := os.WriteFile(filepath.Join(home, ".bashrc"), []byte("PS1='$ '\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -252,4 +256,22 @@ func stdioServer(t testing.TB, env []string, args ...string) (*client.Client, *e
 	})
 	initialize(t, c)
 	return c, cmd
+}
+
+// killHolders kills the holder processes serving sessions of stateDir
+// (their argv names its run dir); their programs get SIGHUP as the
+// terminals close.
+func killHolders(t testing.TB, stateDir string) {
+	run := filepath.Join(stateDir, "run")
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(b, []byte("ptyhost")) || !bytes.Contains(b, []byte(run)) {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL) // best effort: it may have exited
+		}
+	}
 }
