@@ -39,8 +39,8 @@ func (b *backoff) delay() time.Duration {
 // last known directory, a marker line at the boundary. Every attempt is a
 // recovery row. It gives up after the configured attempts, or when the
 // session is stopped or the server closes.
-func (s *Session) reconnect(gen int) {
-	s.setStatus(StatusReconnecting, "connection lost; reconnecting")
+func (s *Session) reconnect(gen int, why string) {
+	s.setStatus(StatusReconnecting, "reconnecting "+why)
 	s.m.save(s)
 	b := backoff{next: 100 * time.Millisecond, max: s.m.opt.ReconnectMaxDelay}
 	var lastErr error
@@ -57,7 +57,7 @@ func (s *Session) reconnect(gen int) {
 			s.mu.Lock()
 			cwd := s.cwd
 			s.mu.Unlock()
-			s.writeMarker(gen+1, fmt.Sprintf("reconnected (generation %d) in %s after a dropped connection", gen+1, orDash(cwd)))
+			s.writeMarker(gen+1, fmt.Sprintf("reconnected (generation %d) in %s %s", gen+1, orDash(cwd), why))
 			s.startGeneration(p, gen+1)
 			s.m.save(s)
 			return

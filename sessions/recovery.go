@@ -204,14 +204,18 @@ func (m *Manager) recover(ctx context.Context, s *Session, only string) error {
 	if spec.OneShot {
 		policy = Never // never run a one-shot command twice
 	}
-	respawnAllowed := policy == ReattachOrRestart || spec.Kind == KindSSH && policy != Never
+	// An explicit strategy (console_recover_session) is the caller's
+	// deliberate choice and overrides the automatic policy.
+	respawnAllowed := only != "" || policy == ReattachOrRestart || spec.Kind == KindSSH && policy != Never
 	if spec.Kind == KindSSH && try(StrategyReconnect) {
 		if !respawnAllowed {
 			errs = append(errs, fmt.Errorf("reconnect: on_restart is %s", policy))
-		} else if err := m.respawnWithRetry(ctx, s, gen, StrategyReconnect); err == nil {
-			return nil
 		} else {
-			errs = append(errs, fmt.Errorf("reconnect: %w", err))
+			// The same loop as after a dropped connection: bounded
+			// attempts with backoff, each a recovery row; the remote host
+			// may be unreachable for a while.
+			m.wg.Go(func() { s.reconnect(gen, "after a server restart") })
+			return nil
 		}
 	}
 	if spec.Kind == KindLocal && try(StrategyRestart) {

@@ -179,7 +179,7 @@ func (s *Session) run(p Process, gen int, done chan struct{}) {
 		return
 	case errors.Is(err, ErrDisconnected) && !stopping:
 		_ = p.Close()    // best effort: release what is left of the connection
-		s.reconnect(gen) // here, so that Stop waiting on done waits for it
+		s.reconnect(gen, "after a dropped connection") // here, so that Stop waiting on done waits for it
 		return
 	case err != nil && !errors.Is(err, ErrDisconnected):
 		s.finish(nil, StatusFailed, fmt.Sprintf("lost the program: %v", err))

@@ -172,7 +172,7 @@ func (t *Tools) info(ctx context.Context, in InfoIn) (InfoOut, string, error) {
 // RecoverIn is console_recover_session's input.
 type RecoverIn struct {
 	SessionID string `json:"session_id"`
-	Strategy  string `json:"strategy,omitempty" jsonschema:"reattach, reconnect, restart or restore; absent: each in order until one works"`
+	Strategy  string `json:"strategy,omitempty" jsonschema:"reattach, reconnect, restart or restore; absent: each in order until one works, as on_restart allows; given: applied even where on_restart would not re-spawn automatically"`
 }
 
 // RecoverOut is console_recover_session's output.

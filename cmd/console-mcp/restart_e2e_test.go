@@ -221,3 +221,44 @@ func TestTwoServersStartAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestRestorePolicies: when the processes are gone, sessions whose policy
+// forbids a re-spawn (never, reattach-only, one-shot commands) come back as
+// read-only history, with the reason and a restore attempt recorded.
+func TestRestorePolicies(t *testing.T) {
+	env := testEnv(t, t.TempDir())
+	c1, srv1 := stdioServer(t, env)
+	never := createShell(t, c1, map[string]any{"on_restart": "never"})
+	only := createShell(t, c1, map[string]any{"on_restart": "reattach-only"})
+	execIn(t, c1, never, "echo never-history")
+	one := mustCall(t, c1, "console_execute_command", map[string]any{"command": "echo one-shot-started; sleep 100", "timeout_ms": 300})
+	if !one.boolean("still_running") {
+		t.Fatalf("one-shot: %s", one.Text)
+	}
+	kill9(t, srv1.Process.Pid)
+	killHolders(t, envValue(env, "CONSOLE_MCP_STATE_DIR"))
+	time.Sleep(200 * time.Millisecond)
+
+	c2, _ := stdioServer(t, env)
+	for _, id := range []string{never, only, one.str("session_id")} {
+		it := sessionItem(t, c2, id)
+		if it["status"] != "restored" || !strings.Contains(it["status_reason"].(string), "read-only history") {
+			t.Errorf("%s after its process died: %v", id, it)
+		}
+		info := mustCall(t, c2, "console_session_info", map[string]any{"session_id": id})
+		if !strings.Contains(info.Text, "recovery restore") {
+			t.Errorf("%s: no restore attempt: %s", id, info.Text)
+		}
+	}
+	if out, _ := readAll(t, c2, never, 0); !strings.Contains(out, "never-history") {
+		t.Errorf("history of a restored session:\n%s", out)
+	}
+	// Recovering on demand with an explicit strategy re-spawns it.
+	r := mustCall(t, c2, "console_recover_session", map[string]any{"session_id": only, "strategy": "restart"})
+	if r.str("status") != "running" || r.num("generation") != 2 {
+		t.Errorf("recover restart: %s", r.Text)
+	}
+	if out := execIn(t, c2, only, "echo reborn").str("output"); out != "reborn\n" {
+		t.Errorf("after recover: %q", out)
+	}
+}
