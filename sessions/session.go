@@ -178,7 +178,7 @@ func (s *Session) run(p Process, gen int, done chan struct{}) {
 		// The server is going away; the program's fate is the backend's.
 		return
 	case errors.Is(err, ErrDisconnected) && !stopping:
-		_ = p.Close()    // best effort: release what is left of the connection
+		_ = p.Close()                                  // best effort: release what is left of the connection
 		s.reconnect(gen, "after a dropped connection") // here, so that Stop waiting on done waits for it
 		return
 	case err != nil && !errors.Is(err, ErrDisconnected):
