@@ -103,15 +103,17 @@ func sessionCapture(b *testing.B, m *sessions.Manager) time.Duration {
 }
 
 // BenchmarkCapture measures, in one run, the bare PTY read loop and a
-// session's capture with the in-process backend with and without the
-// SQLite store, and with the holder backend and the store (the product's
-// default). It reports each in seconds and as a ratio to the bare PTY:
+// session's capture with the in-process and the holder backend (the
+// product's default), each with and without the SQLite store. It reports
+// each in seconds and as a ratio to the bare PTY, persistence on/off and
+// the holder hop:
 //
 //	go test -run '^$' -bench Capture -benchtime 3x ./sessions
 func BenchmarkCapture(b *testing.B) {
 	variants := []captureVariant{
 		{name: "inprocess"},
 		{name: "inprocess+sqlite", persist: true},
+		{name: "holder", holder: true},
 		{name: "holder+sqlite", holder: true, persist: true},
 	}
 	managers := make([]*sessions.Manager, len(variants))
@@ -134,5 +136,9 @@ func BenchmarkCapture(b *testing.B) {
 		b.ReportMetric(took[i].Seconds()/n, v.name+"-s")
 		b.ReportMetric(took[i].Seconds()/bare.Seconds(), v.name+"/bare")
 	}
-	b.ReportMetric(took[1].Seconds()/took[0].Seconds(), "sqlite/nosqlite")
+	// Persistence on vs off, in-process and with holders (the default).
+	b.ReportMetric(took[1].Seconds()/took[0].Seconds(), "inprocess-sqlite/nosqlite")
+	b.ReportMetric(took[3].Seconds()/took[2].Seconds(), "holder-sqlite/nosqlite")
+	// The holder hop, with persistence on.
+	b.ReportMetric(took[3].Seconds()/took[1].Seconds(), "holder/inprocess")
 }
