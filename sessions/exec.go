@@ -374,7 +374,7 @@ func (s *Session) awaitMarkers(ctx context.Context, token string, cursor int64, 
 		s.mu.Lock()
 		changed := s.changedLocked()
 		status := s.status
-		end := s.out.end
+		end := s.out.End()
 		s.mu.Unlock()
 
 		if outStart < 0 {
@@ -449,7 +449,7 @@ func (s *Session) execDone(outStart, markerPos, markerEnd int64, m endMarker, st
 // (the command was `exit`, or the program died).
 func (s *Session) execEnded(outStart, cursor int64, started time.Time, maxOut int) ExecResult {
 	s.mu.Lock()
-	end, status, exit, cwd := s.out.end, s.status, s.exit, s.cwd
+	end, status, exit, cwd := s.out.End(), s.status, s.exit, s.cwd
 	s.mu.Unlock()
 	from := outStart
 	if from < 0 {
@@ -469,7 +469,7 @@ func (s *Session) execEnded(outStart, cursor int64, started time.Time, maxOut in
 
 func (s *Session) execTimeout(token string, outStart, cursor int64, started time.Time, maxOut int) ExecResult {
 	s.mu.Lock()
-	end, status, cwd := s.out.end, s.status, s.cwd
+	end, status, cwd := s.out.End(), s.status, s.cwd
 	s.pending = &pendingExec{token: token, from: cursor}
 	s.mu.Unlock()
 	from := outStart

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/console-mcp/console-mcp/offring"
 )
 
 // Options are the Manager's settings; the zero value of each is documented.
@@ -221,7 +223,7 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Session, error) {
 		id: newID(), m: m, shell: shellOf(spec),
 		spec: spec, status: StatusStarting, cwd: spec.Cwd,
 		createdAt: now, lastActivity: now,
-		out: newRing(m.opt.RingBytes, 0), changed: make(chan struct{}),
+		out: offring.New(m.opt.RingBytes, 0), changed: make(chan struct{}),
 	}
 	m.mu.Lock()
 	if m.closed {
@@ -306,7 +308,7 @@ func (m *Manager) fromRecord(rec Record) *Session {
 		spec: rec.Spec, status: rec.Status, reason: rec.StatusReason, gen: rec.Generation,
 		pid: rec.Pid, exit: rec.Exit, cwd: rec.Cwd,
 		createdAt: rec.CreatedAt, lastActivity: rec.LastActivityAt, endedAt: rec.EndedAt,
-		out: newRing(m.opt.RingBytes, rec.OutputEnd), lost: rec.LostBytes,
+		out: offring.New(m.opt.RingBytes, rec.OutputEnd), lost: rec.LostBytes,
 		changed: make(chan struct{}),
 	}
 	if s.status.Live() && rec.Owner != "" && rec.Owner != m.owner {

@@ -19,10 +19,10 @@ import (
 // in [from, start) that are no longer retained.
 func (s *Session) readRaw(from int64, n int) (data []byte, start, lost int64) {
 	s.mu.Lock()
-	from = min(max(from, 0), s.out.end)
-	ringStart := s.out.start
+	from = min(max(from, 0), s.out.End())
+	ringStart := s.out.Start()
 	if from >= ringStart {
-		d := s.out.copyOut(from, n)
+		d := s.out.Copy(from, n)
 		s.mu.Unlock()
 		return d, from, 0
 	}
@@ -37,8 +37,8 @@ func (s *Session) readRaw(from int64, n int) (data []byte, start, lost int64) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	start = s.out.start
-	return s.out.copyOut(start, n), start, start - from
+	start = s.out.Start()
+	return s.out.Copy(start, n), start, start - from
 }
 
 // DefaultReadBytes is what one read returns unless asked otherwise: it fits
@@ -84,7 +84,7 @@ func (s *Session) Read(req ReadRequest) (ReadResult, error) {
 		return ReadResult{}, fmt.Errorf("tail_lines %d is negative: use 0 (all) or a positive count", req.TailLines)
 	}
 	s.mu.Lock()
-	end, status, exit := s.out.end, s.status, s.exit
+	end, status, exit := s.out.End(), s.status, s.exit
 	s.mu.Unlock()
 	var from int64
 	switch {

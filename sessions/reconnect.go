@@ -11,7 +11,7 @@ import (
 // known directory, with its output continuing at the current end.
 func (m *Manager) respawn(ctx context.Context, s *Session, gen int) (Process, error) {
 	s.mu.Lock()
-	spec, cwd, off := s.spec, s.cwd, s.out.end
+	spec, cwd, off := s.spec, s.cwd, s.out.End()
 	s.mu.Unlock()
 	b, ok := m.backends[spec.Kind]
 	if !ok {

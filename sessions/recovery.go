@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/console-mcp/console-mcp/offring"
 )
 
 // Recovery brings back, after a server restart, the sessions that were live.
@@ -260,8 +262,8 @@ func (m *Manager) reattach(ctx context.Context, s *Session, gen int) error {
 		return fmt.Errorf("read output end: %w", err)
 	}
 	s.mu.Lock()
-	if s.out.end != from { // a session loaded from its record: the ring is empty
-		s.out = newRing(m.opt.RingBytes, from)
+	if s.out.End() != from { // a session loaded from its record: the ring is empty
+		s.out = offring.New(m.opt.RingBytes, from)
 	}
 	s.mu.Unlock()
 

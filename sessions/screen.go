@@ -22,7 +22,7 @@ func (s *Session) Screen(scrollback int) vtscreen.Snapshot {
 	s.screenMu.Lock()
 	defer s.screenMu.Unlock()
 	s.mu.Lock()
-	cols, rows, start, end := s.spec.Cols, s.spec.Rows, s.out.start, s.out.end
+	cols, rows, start, end := s.spec.Cols, s.spec.Rows, s.out.Start(), s.out.End()
 	s.mu.Unlock()
 
 	st := s.screen

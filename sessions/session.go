@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/console-mcp/console-mcp/offring"
 )
 
 // Session is one terminal: the program of its current generation, its output
@@ -36,7 +38,7 @@ type Session struct {
 	lastActivity time.Time
 	lastOutput   time.Time
 	endedAt      time.Time
-	out          ring
+	out          offring.Ring
 	lost         int64
 	changed      chan struct{} // closed and replaced on output or status change
 	watched      bool          // someone holds changed
@@ -90,7 +92,7 @@ func (s *Session) infoLocked() Info {
 		ID: s.id, Spec: s.spec, Status: s.status, Reason: reason, Generation: s.gen,
 		Pid: s.pid, Exit: s.exit, Cwd: s.cwd, CreatedAt: s.createdAt,
 		LastActivityAt: s.lastActivity, EndedAt: s.endedAt,
-		OutputEnd: s.out.end, LostBytes: s.lost,
+		OutputEnd: s.out.End(), LostBytes: s.lost,
 	}
 }
 
@@ -100,7 +102,7 @@ func (s *Session) record() Record {
 	return Record{
 		ID: s.id, Spec: s.spec, Status: s.status, StatusReason: s.reason,
 		Generation: s.gen, Pid: s.pid, Cwd: s.cwd, Exit: s.exit,
-		OutputEnd: s.out.end, LostBytes: s.lost, Owner: s.m.owner,
+		OutputEnd: s.out.End(), LostBytes: s.lost, Owner: s.m.owner,
 		CreatedAt: s.createdAt, UpdatedAt: s.m.now(), LastActivityAt: s.lastActivity,
 		EndedAt: s.endedAt,
 	}
@@ -110,7 +112,7 @@ func (s *Session) record() Record {
 func (s *Session) Cursor() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.out.end
+	return s.out.End()
 }
 
 // notifyLocked wakes everyone waiting for output or a status change. The
@@ -262,11 +264,11 @@ func (s *Session) appendOutput(data []byte, gen int) {
 	data = s.redact(data)
 	now := s.m.now()
 	s.mu.Lock()
-	off := s.out.end
-	s.out.write(data)
+	off := s.out.End()
+	s.out.Write(data)
 	s.lastActivity = now
 	s.lastOutput = now
-	end := s.out.end
+	end := s.out.End()
 	s.notifyLocked()
 	s.mu.Unlock()
 	if st := s.m.store; st != nil {
@@ -280,7 +282,7 @@ func (s *Session) appendOutput(data []byte, gen int) {
 // skipLost advances the stream over n bytes a backend could not deliver.
 func (s *Session) skipLost(n int64, gen int) {
 	s.mu.Lock()
-	s.out.skip(n)
+	s.out.Skip(n)
 	s.lost += n
 	s.notifyLocked()
 	s.mu.Unlock()
@@ -303,7 +305,7 @@ func (s *Session) storeFailed(err error) {
 // boundary) and records it as a marker event.
 func (s *Session) writeMarker(gen int, text string) {
 	s.mu.Lock()
-	off := s.out.end
+	off := s.out.End()
 	s.mu.Unlock()
 	s.appendOutput([]byte("\r\n[console-mcp] "+text+"\r\n"), gen)
 	s.event(Event{Generation: gen, Offset: off, Kind: EventMarker, Data: text})
@@ -320,7 +322,7 @@ func (s *Session) finish(exit *Exit, status Status, reason string) {
 		s.pending = nil
 	}
 	s.notifyLocked()
-	gen, off := s.gen, s.out.end
+	gen, off := s.gen, s.out.End()
 	s.mu.Unlock()
 	data := string(status)
 	if exit != nil {
@@ -384,7 +386,7 @@ func (s *Session) Write(p []byte, secretEnv string) (int64, error) {
 	if secretEnv != "" && len(p) >= minRedact {
 		s.secrets = append(s.secrets, bytes.Clone(p))
 	}
-	cursor, gen := s.out.end, s.gen
+	cursor, gen := s.out.End(), s.gen
 	s.lastInput = cursor
 	s.lastActivity = s.m.now()
 	if s.pending != nil && bytes.ContainsAny(p, "\x03\x1c\x1a") {
@@ -423,7 +425,7 @@ func (s *Session) Resize(cols, rows int) error {
 	}
 	s.mu.Lock()
 	s.spec.Cols, s.spec.Rows = cols, rows
-	gen, off := s.gen, s.out.end
+	gen, off := s.gen, s.out.End()
 	s.mu.Unlock()
 	s.event(Event{Generation: gen, Offset: off, Kind: EventResize, Data: fmt.Sprintf("%dx%d", cols, rows)})
 	s.m.save(s)

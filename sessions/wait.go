@@ -78,7 +78,7 @@ func (s *Session) Wait(ctx context.Context, req WaitRequest) WaitResult {
 	scan := from
 	for {
 		s.mu.Lock()
-		changed, status, exit, end := s.changedLocked(), s.status, s.exit, s.out.end
+		changed, status, exit, end := s.changedLocked(), s.status, s.exit, s.out.End()
 		lastOut := s.lastOutput
 		s.mu.Unlock()
 
@@ -105,7 +105,7 @@ func (s *Session) Wait(ctx context.Context, req WaitRequest) WaitResult {
 		}
 		result := func(reason string) WaitResult {
 			s.mu.Lock()
-			status, exit, end := s.status, s.exit, s.out.end
+			status, exit, end := s.status, s.exit, s.out.End()
 			s.mu.Unlock()
 			out, _ := s.commandOutput(from, end, maxOut)
 			r := WaitResult{Reason: reason, Output: out, Cursor: end, Status: status, Exit: exit}
