@@ -103,3 +103,6 @@ func (r *Ring) Copy(from int64, n int) []byte {
 	p := make([]byte, min(n, int(r.end-from)))
 	return p[:r.ReadAt(p, from)]
 }
+
+// Limit is the most bytes the ring holds.
+func (r *Ring) Limit() int { return r.limit }

@@ -81,3 +81,11 @@ func TestAgainstModel(t *testing.T) {
 		}
 	}
 }
+
+func TestStaysSmallWhenIdle(t *testing.T) {
+	r := New(8<<20, 0)
+	r.Write([]byte("$ "))
+	if len(r.buf) != minSize {
+		t.Errorf("buffer of %d bytes after a prompt, want %d", len(r.buf), minSize)
+	}
+}

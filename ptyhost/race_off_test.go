@@ -1,0 +1,5 @@
+//go:build !race
+
+package ptyhost
+
+const raceEnabled = false
