@@ -49,12 +49,12 @@ func benchWriter(b *testing.B, size int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		st, err := tx.Prepare(`INSERT INTO output (session, off, gen, at, data) VALUES (?, ?, ?, ?, ?)`)
+		st, err := tx.Prepare(`INSERT INTO output (session, off, gen, at, size, data) VALUES (?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			b.Fatal(err)
 		}
 		for i := range b.N {
-			if _, err := st.Exec("s-bench", int64(i)*int64(size), 1, nanos(t0.Add(time.Duration(i)*20*time.Millisecond)), data); err != nil {
+			if _, err := st.Exec("s-bench", int64(i)*int64(size), 1, nanos(t0.Add(time.Duration(i)*20*time.Millisecond)), len(data), data); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -107,8 +107,9 @@ func BenchmarkReadTail16K(b *testing.B) {
 		b.Run("baseline/select-row/"+name, func(b *testing.B) {
 			for b.Loop() {
 				var got []byte
-				if err := s.db.QueryRow(`SELECT data FROM output WHERE session = ? AND off = ?`, "s-bench", history-int64(row)).Scan(&got); err != nil || len(got) != row {
-					b.Fatalf("select = %d bytes, %v", len(got), err)
+				var size int
+				if err := s.db.QueryRow(`SELECT data, size FROM output WHERE session = ? AND off = ?`, "s-bench", history-int64(row)).Scan(&got, &size); err != nil || size != row {
+					b.Fatalf("select = %d bytes, %v", size, err)
 				}
 			}
 		})

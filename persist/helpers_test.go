@@ -106,7 +106,7 @@ func appendStream(t *testing.T, s *Store, id sessions.ID, off int64, n, size int
 // not in the database).
 func stored(t *testing.T, s *Store, id sessions.ID) (rows, n int64) {
 	t.Helper()
-	if err := s.db.QueryRow(`SELECT count(*), coalesce(sum(length(data)), 0) FROM output WHERE session = ?`, string(id)).Scan(&rows, &n); err != nil {
+	if err := s.db.QueryRow(`SELECT count(*), coalesce(sum(size), 0) FROM output WHERE session = ?`, string(id)).Scan(&rows, &n); err != nil {
 		t.Fatalf("count output: %v", err)
 	}
 	return rows, n

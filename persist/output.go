@@ -154,12 +154,18 @@ func (s *Store) ReadOutput(id sessions.ID, from int64, limit int) (data []byte, 
 		return nil, from, fmt.Errorf("read output of %s: %w", id, err)
 	}
 	defer rows.Close()
+	var dec decoder
 	more := true
 	for more && rows.Next() {
 		var off int64
-		var b sql.RawBytes
-		if err := rows.Scan(&off, &b); err != nil {
+		var codec int
+		var raw sql.RawBytes
+		if err := rows.Scan(&off, &codec, &raw); err != nil {
 			return nil, from, fmt.Errorf("read output of %s: %w", id, err)
+		}
+		b, err := dec.decode(codec, raw)
+		if err != nil {
+			return nil, from, fmt.Errorf("read output of %s at %d: %w", id, off, err)
 		}
 		for more && len(pend) > 0 && pend[0].Offset <= off {
 			more = a.add(pend[0].Offset, pend[0].Data)
@@ -254,8 +260,13 @@ func (s *Store) chunkPage(id sessions.ID, from, key int64) ([]sessions.Chunk, er
 	for rows.Next() {
 		var c sessions.Chunk
 		var at int64
-		if err := rows.Scan(&c.Offset, &at, &c.Data); err != nil {
+		var codec int
+		var raw []byte
+		if err := rows.Scan(&c.Offset, &at, &codec, &raw); err != nil {
 			return nil, fmt.Errorf("read output of %s: %w", id, err)
+		}
+		if c.Data, err = decodeOwned(codec, raw); err != nil {
+			return nil, fmt.Errorf("read output of %s at %d: %w", id, c.Offset, err)
 		}
 		c.At = fromNanos(at)
 		page = append(page, c)

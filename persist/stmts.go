@@ -28,9 +28,9 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		st  **sql.Stmt
 		sql string
 	}{
-		{&r.readOutput, `SELECT off, data FROM output WHERE session = ?1 AND off >= ` + chunkAt + ` ORDER BY off`},
-		{&r.chunksFirst, `SELECT off, at, data FROM output WHERE session = ?1 AND off >= ` + chunkAt + ` ORDER BY off LIMIT ?3`},
-		{&r.chunksNext, `SELECT off, at, data FROM output WHERE session = ?1 AND off > ?2 ORDER BY off LIMIT ?3`},
+		{&r.readOutput, `SELECT off, codec, data FROM output WHERE session = ?1 AND off >= ` + chunkAt + ` ORDER BY off`},
+		{&r.chunksFirst, `SELECT off, at, codec, data FROM output WHERE session = ?1 AND off >= ` + chunkAt + ` ORDER BY off LIMIT ?3`},
+		{&r.chunksNext, `SELECT off, at, codec, data FROM output WHERE session = ?1 AND off > ?2 ORDER BY off LIMIT ?3`},
 		{&r.outputEnd, `SELECT end_off FROM output_meta WHERE session = ?`},
 		{&r.session, `SELECT ` + recordColumns + ` FROM sessions WHERE id = ?`},
 		{&r.sessionsAll, `SELECT ` + recordColumns + ` FROM sessions ORDER BY created_at, id`},

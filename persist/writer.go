@@ -154,10 +154,11 @@ const insertRows = 16
 // an offset already stored; the longer one wins, so no byte is lost either
 // way.
 func insertOutput(n int) string {
-	return `INSERT INTO output (session, off, gen, at, data) VALUES ` +
-		strings.Repeat(`(?, ?, ?, ?, ?), `, n-1) + `(?, ?, ?, ?, ?)
-		ON CONFLICT (session, off) DO UPDATE SET gen = excluded.gen, at = excluded.at, data = excluded.data
-		WHERE length(excluded.data) > length(output.data)`
+	return `INSERT INTO output (session, off, gen, at, size, codec, data) VALUES ` +
+		strings.Repeat(`(?, ?, ?, ?, ?, ?, ?), `, n-1) + `(?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (session, off) DO UPDATE SET gen = excluded.gen, at = excluded.at,
+			size = excluded.size, codec = excluded.codec, data = excluded.data
+		WHERE excluded.size > output.size`
 }
 
 // writeChunks inserts b's output rows, updates output_meta and enforces
@@ -176,7 +177,8 @@ func (s *Store) writeChunks(ctx context.Context, tx *sql.Tx, b *batch) error {
 		return err
 	}
 	defer many.Close()
-	args := make([]any, 0, 5*insertRows)
+	args := make([]any, 0, 7*insertRows)
+	var enc encoder
 	for id, cs := range b.chunks {
 		first, end := cs[0].off, cs[0].end()
 		for _, c := range cs {
@@ -188,8 +190,10 @@ func (s *Store) writeChunks(ctx context.Context, tx *sql.Tx, b *batch) error {
 				n, st = 1, one
 			}
 			args = args[:0]
+			enc.reset()
 			for _, c := range rows[:n] {
-				args = append(args, string(id), c.off, c.gen, nanos(c.at), c.data)
+				codec, data := enc.encode(c.data)
+				args = append(args, string(id), c.off, c.gen, nanos(c.at), len(c.data), codec, data)
 			}
 			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("insert output of %s: %w", id, err)

@@ -3,6 +3,7 @@ package persist
 import (
 	"context"
 	"errors"
+	mathrand "math/rand/v2"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -237,7 +238,17 @@ func TestDiskFull(t *testing.T) {
 	if _, err := s.wconn.ExecContext(ctx, "PRAGMA max_page_count = "+strconv.Itoa(pages+2)); err != nil {
 		t.Fatal(err)
 	}
-	appendStream(t, s, "s-a", 0, 100, 1000)
+	// Incompressible bytes, so the rows need the pages they are denied.
+	rnd := mathrand.New(mathrand.NewPCG(1, 2))
+	for i := range 100 {
+		data := make([]byte, 1000)
+		for j := range data {
+			data[j] = byte(rnd.Uint32())
+		}
+		if err := s.AppendOutput("s-a", 1, sessions.Chunk{Offset: int64(i) * 1000, At: t0, Data: data}); err != nil {
+			break
+		}
+	}
 	ferr := s.Flush()
 	if !errors.Is(ferr, ErrDiskFull) || !strings.Contains(ferr.Error(), s.Path()) {
 		t.Fatalf("Flush = %v, want ErrDiskFull naming %s", ferr, s.Path())

@@ -43,11 +43,15 @@ CREATE INDEX sessions_ended ON sessions (ended_at) WHERE ended_at > 0;
 -- Output chunks, clustered by (session, off) so that a range read is one
 -- b-tree seek followed by a sequential scan. A chunk is written by the batch
 -- writer, possibly coalesced from adjacent pieces a few milliseconds apart.
+-- data is the chunk's bytes as written (codec 0) or compressed as one
+-- S2 block (codec 1); size is always the length of the bytes as written.
 CREATE TABLE output (
 	session TEXT NOT NULL,
 	off     INTEGER NOT NULL,
 	gen     INTEGER NOT NULL,
 	at      INTEGER NOT NULL,
+	size    INTEGER NOT NULL,
+	codec   INTEGER NOT NULL DEFAULT 0,
 	data    BLOB NOT NULL,
 	PRIMARY KEY (session, off)
 ) STRICT, WITHOUT ROWID;
