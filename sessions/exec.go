@@ -239,6 +239,7 @@ func (s *Session) Execute(ctx context.Context, req ExecRequest) (ExecResult, err
 	if err := s.checkPending(); err != nil {
 		return ExecResult{}, err
 	}
+	s.awaitFirstOutput(ctx, min(req.Timeout, shellStartWait))
 	token := newToken()
 	line := s.shell.wrap(token, s.shell.scoped(req.Command, req.Cwd, req.Env))
 	started := time.Now()
@@ -250,6 +251,37 @@ func (s *Session) Execute(ctx context.Context, req ExecRequest) (ExecResult, err
 	// still running is known by it (see restorePending).
 	s.event(Event{Generation: s.Info().Generation, Offset: cursor, Kind: EventExec, Data: token})
 	return s.awaitMarkers(ctx, token, cursor, started, req)
+}
+
+// shellStartWait bounds how long the first command waits for a new shell.
+const shellStartWait = 5 * time.Second
+
+// awaitFirstOutput waits, at most d, until the session has printed
+// something (a new shell's prompt). A shell that is still starting may
+// discard what is typed ahead of its line editor, and the command would
+// never run.
+func (s *Session) awaitFirstOutput(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		d = shellStartWait
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		started := s.out.End() > 0 || !s.status.Live()
+		changed := s.changedLocked()
+		s.mu.Unlock()
+		if started {
+			return
+		}
+		select {
+		case <-changed:
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // checkPending refuses a new command while an earlier one that timed out
