@@ -231,3 +231,54 @@ func TestOpenSSH(t *testing.T) {
 		t.Errorf("history across the reconnect:\n%s", out)
 	}
 }
+
+// BenchmarkSSHReconnect measures how long an SSH session takes to be back
+// to running after its server becomes reachable again (the server was
+// stopped for 1.5 s, so the session was in its reconnect backoff):
+//
+//	CONSOLE_MCP_TEST_NORACE=1 go test -run XXX -bench SSHReconnect -benchtime 3x ./cmd/console-mcp
+//
+// Target: under 2 s.
+func BenchmarkSSHReconnect(b *testing.B) {
+	benchNoRace(b)
+	srv := sshtest.NewServer(b, sshtest.ServerOptions{Users: []sshtest.User{{Name: "tester"}}})
+	env := testEnv(b, b.TempDir())
+	home := envValue(env, "HOME")
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		b.Fatal(err)
+	}
+	srv.WriteKnownHosts(b, filepath.Join(home, ".ssh", "known_hosts"))
+	key := srv.NewUserKey(b, "tester", "")
+	c := stdioClient(b, env)
+	r := mustCall(b, c, "console_create_session", map[string]any{"ssh": map[string]any{
+		"host": "127.0.0.1", "port": srv.Port(), "user": "tester", "identity_file": key.Path}})
+	id := r.str("session_id")
+	var total time.Duration
+	gen := 1.0
+	for b.Loop() {
+		srv.Stop()
+		benchWaitStatus(b, c, id, func(it map[string]any) bool { return it["status"] == "reconnecting" })
+		time.Sleep(1500 * time.Millisecond)
+		if err := srv.Restart(); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		benchWaitStatus(b, c, id, func(it map[string]any) bool { return it["status"] == "running" && it["generation"].(float64) > gen })
+		total += time.Since(start)
+		gen++
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s-to-running")
+}
+
+func benchWaitStatus(b *testing.B, c *client.Client, id string, ok func(map[string]any) bool) {
+	b.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		l := mustCall(b, c, "console_list_sessions", map[string]any{"include_ended": true})
+		for _, it := range l.Structured["sessions"].([]any) {
+			if m := it.(map[string]any); m["session_id"] == id && ok(m) {
+				return
+			}
+		}
+	}
+	b.Fatalf("session %s never reached the state", id)
+}
