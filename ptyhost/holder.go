@@ -113,6 +113,10 @@ func Main(args []string) int {
 		return 2
 	}
 	syscall.Umask(0o077) // the socket is created 0600 with no window
+	// The status pipe, and whatever else was inherited, is passed to the
+	// holder without close-on-exec; the program it starts must get only
+	// its terminal.
+	CloseInheritedOnExec()
 	status := os.NewFile(statusFd, "status")
 	h, err := openHolder(*dir, fs.Arg(0), os.Stdin)
 	if err != nil {
@@ -120,6 +124,7 @@ func Main(args []string) int {
 		return 1
 	}
 	reportStatus(status, readyStatus{Pid: h.t.cmd.Process.Pid})
+	_ = stdinToDevNull() // best effort: the request pipe is drained; the server may be gone
 	// Give back what the binary's package initializers left behind; a
 	// holder lives long and mostly idles.
 	debug.FreeOSMemory()

@@ -140,14 +140,14 @@ func TestReconnectAfterDrop(t *testing.T) {
 	b.last().end(sessions.Exit{}, sessions.ErrDisconnected)
 	in := waitInfo(t, s, func(in sessions.Info) bool { return in.Generation == 2 && in.Status == sessions.StatusRunning })
 	reqs := b.starts()
-	if got := reqs[len(reqs)-1]; got.Generation != 2 || got.Cwd != "/srv" || got.Offset != 6 {
-		t.Errorf("second start: generation %d cwd %q offset %d", got.Generation, got.Cwd, got.Offset)
+	// The new program's output begins right after the marker line.
+	if got := reqs[len(reqs)-1]; got.Generation != 2 || got.Cwd != "/srv" || got.Offset != in.OutputEnd || got.Offset <= 6 {
+		t.Errorf("second start: generation %d cwd %q offset %d (output end %d)", got.Generation, got.Cwd, got.Offset, in.OutputEnd)
 	}
 	r, _ := s.Read(sessions.ReadRequest{Cursor: new(int64)})
-	if !strings.HasPrefix(r.Output, "gen1\n") || !strings.Contains(r.Output, "reconnected (generation 2)") {
+	if !strings.HasPrefix(r.Output, "gen1\n") || !strings.Contains(r.Output, "reconnected after a dropped connection (generation 2)") {
 		t.Errorf("output across the drop: %q", r.Output)
 	}
-	_ = in
 }
 
 // TestReconnectGivesUp: bounded attempts, then failed with the last error.

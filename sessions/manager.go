@@ -288,17 +288,34 @@ func (m *Manager) Get(id ID) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load session %s: %w", id, err)
 	}
-	s = m.fromRecord(rec)
-	if !s.status.Live() {
-		m.mu.Lock()
-		if prev, ok := m.sessions[id]; ok {
-			s = prev
-		} else {
-			m.sessions[id] = s
-		}
-		m.mu.Unlock()
+	// Not cached: an ended session is read-only history in the store, and
+	// a live one belongs to another server.
+	return m.fromRecord(rec), nil
+}
+
+// retire lets go of an ended session's memory once its history is safe in
+// the store (SaveSession committed it): its ring and screen go, and it
+// leaves the map, so a server that runs thousands of sessions stays flat.
+// Reads of it then come from the store, through a Session loaded by Get.
+func (m *Manager) retire(s *Session) {
+	if m.store == nil {
+		return
 	}
-	return s, nil
+	s.mu.Lock()
+	if s.status.Live() {
+		s.mu.Unlock()
+		return
+	}
+	s.out = offring.New(m.opt.RingBytes, s.out.End())
+	s.mu.Unlock()
+	s.screenMu.Lock()
+	s.screen = nil
+	s.screenMu.Unlock()
+	m.mu.Lock()
+	if m.sessions[s.id] == s {
+		delete(m.sessions, s.id)
+	}
+	m.mu.Unlock()
 }
 
 // fromRecord makes a Session without a program from a stored record.

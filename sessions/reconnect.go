@@ -8,8 +8,11 @@ import (
 )
 
 // respawn starts generation gen of s from its stored spec, in its last
-// known directory, with its output continuing at the current end.
-func (m *Manager) respawn(ctx context.Context, s *Session, gen int) (Process, error) {
+// known directory, and on success puts the boundary marker into the output
+// (the marker is why as a visible line). The new program's output begins
+// right after the marker: the offset given to the backend counts it, so a
+// holder's offsets and the session's stay the same.
+func (m *Manager) respawn(ctx context.Context, s *Session, gen int, why string) (Process, error) {
 	s.mu.Lock()
 	spec, cwd, off := s.spec, s.cwd, s.out.End()
 	s.mu.Unlock()
@@ -17,9 +20,16 @@ func (m *Manager) respawn(ctx context.Context, s *Session, gen int) (Process, er
 	if !ok {
 		return nil, fmt.Errorf("no %s backend on this server", spec.Kind)
 	}
-	return b.Start(ctx, StartRequest{
-		ID: s.id, Generation: gen, Offset: off, Spec: spec, Cwd: cwd, Env: m.environ(spec),
+	marker := markerLine(fmt.Sprintf("%s (generation %d) in %s", why, gen, orDash(cwd)))
+	p, err := b.Start(ctx, StartRequest{
+		ID: s.id, Generation: gen, Offset: off + int64(len(marker)), Spec: spec, Cwd: cwd, Env: m.environ(spec),
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.appendOutput(marker, gen)
+	s.event(Event{Generation: gen, Offset: off, Kind: EventMarker, Data: string(marker)})
+	return p, nil
 }
 
 // backoff is a capped exponential delay with jitter.
@@ -40,6 +50,11 @@ func (b *backoff) delay() time.Duration {
 // recovery row. It gives up after the configured attempts, or when the
 // session is stopped or the server closes.
 func (s *Session) reconnect(gen int, why string) {
+	// A local session whose holder vanished is restarted the same way.
+	strategy, verb := StrategyReconnect, "reconnected"
+	if s.Info().Spec.Kind == KindLocal {
+		strategy, verb = StrategyRestart, "restarted"
+	}
 	s.setStatus(StatusReconnecting, "reconnecting "+why)
 	s.m.save(s)
 	b := backoff{next: 100 * time.Millisecond, max: s.m.opt.ReconnectMaxDelay}
@@ -50,14 +65,10 @@ func (s *Session) reconnect(gen int, why string) {
 		}
 		started := s.m.now()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		p, err := s.m.respawn(ctx, s, gen+1)
+		p, err := s.m.respawn(ctx, s, gen+1, verb+" "+why)
 		cancel()
-		s.m.recordAttempt(s.id, "reconnect", started, err)
+		s.m.recordAttempt(s.id, strategy, started, err)
 		if err == nil {
-			s.mu.Lock()
-			cwd := s.cwd
-			s.mu.Unlock()
-			s.writeMarker(gen+1, fmt.Sprintf("reconnected (generation %d) in %s %s", gen+1, orDash(cwd), why))
 			s.startGeneration(p, gen+1)
 			s.m.save(s)
 			return

@@ -297,17 +297,12 @@ func (m *Manager) respawnWithRetry(ctx context.Context, s *Session, gen int, str
 	for attempt := 1; attempt <= 3; attempt++ {
 		started := m.now()
 		var p Process
-		p, err = m.respawn(ctx, s, gen+1)
+		p, err = m.respawn(ctx, s, gen+1, "session restarted after its process was lost")
 		m.recordAttempt(s.id, strategy, started, err)
 		if err == nil {
 			s.mu.Lock()
 			cwd := s.cwd
 			s.mu.Unlock()
-			verb := "restarted"
-			if strategy == StrategyReconnect {
-				verb = "reconnected"
-			}
-			s.writeMarker(gen+1, fmt.Sprintf("session %s after a server restart (generation %d) in %s", verb, gen+1, orDash(cwd)))
 			s.startGeneration(p, gen+1)
 			if cwd == "" {
 				s.mu.Lock()

@@ -181,7 +181,11 @@ func (s *Session) run(p Process, gen int, done chan struct{}) {
 		return
 	case errors.Is(err, ErrDisconnected) && !stopping:
 		_ = p.Close()                                  // best effort: release what is left of the connection
-		s.reconnect(gen, "after a dropped connection") // here, so that Stop waiting on done waits for it
+		why := "after a dropped connection"
+		if s.Info().Spec.Kind == KindLocal {
+			why = "after its holder was lost"
+		}
+		s.reconnect(gen, why) // here, so that Stop waiting on done waits for it
 		return
 	case err != nil && !errors.Is(err, ErrDisconnected):
 		s.finish(nil, StatusFailed, fmt.Sprintf("lost the program: %v", err))
@@ -301,14 +305,10 @@ func (s *Session) storeFailed(err error) {
 	}
 }
 
-// writeMarker puts a visible line into the stream (a restart or reconnect
-// boundary) and records it as a marker event.
-func (s *Session) writeMarker(gen int, text string) {
-	s.mu.Lock()
-	off := s.out.End()
-	s.mu.Unlock()
-	s.appendOutput([]byte("\r\n[console-mcp] "+text+"\r\n"), gen)
-	s.event(Event{Generation: gen, Offset: off, Kind: EventMarker, Data: text})
+// markerLine is the visible line that marks a restart or reconnect
+// boundary in the output.
+func markerLine(text string) []byte {
+	return []byte("\r\n[console-mcp] " + text + "\r\n")
 }
 
 // finish records how the current generation ended.
@@ -333,6 +333,7 @@ func (s *Session) finish(exit *Exit, status Status, reason string) {
 	}
 	s.event(Event{Generation: gen, Offset: off, Kind: EventStatus, Data: data})
 	s.m.save(s)
+	s.m.retire(s)
 }
 
 func (s *Session) event(ev Event) {

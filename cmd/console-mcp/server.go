@@ -81,6 +81,7 @@ func newOwnerID() string {
 // openStack opens the store, builds the backends and the manager, takes
 // the owner lease and recovers the sessions of earlier runs.
 func openStack(ctx context.Context, f serverFlags, stderr io.Writer) (*stack, error) {
+	ptyhost.CloseInheritedOnExec()
 	logger, err := newLogger(stderr, f.logLevel)
 	if err != nil {
 		return nil, err
