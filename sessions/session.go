@@ -180,7 +180,7 @@ func (s *Session) run(p Process, gen int, done chan struct{}) {
 		// The server is going away; the program's fate is the backend's.
 		return
 	case errors.Is(err, ErrDisconnected) && !stopping:
-		_ = p.Close()                                  // best effort: release what is left of the connection
+		_ = p.Close() // best effort: release what is left of the connection
 		why := "after a dropped connection"
 		if s.Info().Spec.Kind == KindLocal {
 			why = "after its holder was lost"
