@@ -283,6 +283,15 @@ func (m *Manager) reattach(ctx context.Context, s *Session, gen int) error {
 	if err != nil {
 		return err
 	}
+	// A program other than the recorded one is a re-spawn whose server
+	// died before it saved the new generation: count it now.
+	s.mu.Lock()
+	recorded := s.pid
+	s.mu.Unlock()
+	if recorded > 0 && p.Pid() > 0 && p.Pid() != recorded {
+		m.log.Info("reattached to a newer generation than recorded", "session", s.id, "recorded_pid", recorded, "pid", p.Pid())
+		gen++
+	}
 	s.startGeneration(p, gen)
 	s.restorePending()
 	m.save(s)
