@@ -414,10 +414,3 @@ func (m *Manager) Close() error {
 	}
 	return nil
 }
-
-// isClosed reports whether Close has begun.
-func (m *Manager) isClosed() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.closed
-}
