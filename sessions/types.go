@@ -11,6 +11,7 @@ package sessions
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -78,6 +79,30 @@ type Spec struct {
 	OneShot bool `json:"one_shot,omitempty"`
 	// Creator is the MCP session that created it (for --scope-sessions).
 	Creator string `json:"creator,omitempty"`
+}
+
+// CommandLine renders how the session runs, for people: the program and its
+// arguments, "ssh user@host [command]" for SSH, and a one-shot run's shell
+// without its marker script.
+func (s Spec) CommandLine() string {
+	if s.Kind == KindSSH && s.SSH != nil {
+		target := s.SSH.Host
+		if s.SSH.User != "" {
+			target = s.SSH.User + "@" + target
+		}
+		return strings.Join(append([]string{"ssh", target}, append(nonEmpty(s.Command), s.Args...)...), " ")
+	}
+	if s.OneShot && len(s.Args) > 0 {
+		return s.Command + " -c …"
+	}
+	return strings.Join(append([]string{s.Command}, s.Args...), " ")
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 // SSHSpec is the ssh object of console_create_session. Secrets are named by

@@ -152,7 +152,7 @@ func (t *Tools) info(ctx context.Context, in InfoIn) (InfoOut, string, error) {
 		e := i.EndedAt
 		out.EndedAt = &e
 	}
-	text := fmt.Sprintf("%s: %s %s, status %s", out.SessionID, out.Spec.Kind, commandLine(i.Spec), out.Status)
+	text := fmt.Sprintf("%s: %s %s, status %s", out.SessionID, out.Spec.Kind, i.Spec.CommandLine(), out.Status)
 	if out.StatusReason != "" {
 		text += " (" + out.StatusReason + ")"
 	}

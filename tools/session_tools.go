@@ -138,7 +138,7 @@ func (t *Tools) create(ctx context.Context, in CreateIn) (CreateOut, string, err
 	info := s.Info()
 	out := CreateOut{
 		SessionID: string(info.ID), Name: info.Spec.Name, Kind: string(info.Spec.Kind),
-		Command: commandLine(info.Spec), Cwd: info.Cwd, Pid: info.Pid, Status: string(info.Status),
+		Command: info.Spec.CommandLine(), Cwd: info.Cwd, Pid: info.Pid, Status: string(info.Status),
 		Cursor: info.OutputEnd,
 	}
 	next := "console_execute_command session_id=" + out.SessionID + " runs shell commands"
@@ -148,23 +148,6 @@ func (t *Tools) create(ctx context.Context, in CreateIn) (CreateOut, string, err
 	text := fmt.Sprintf("Created %s (%s %s, pid %d) in %s, status %s. Next: %s.",
 		out.SessionID, out.Kind, out.Command, out.Pid, orDash(out.Cwd), out.Status, next)
 	return out, text, nil
-}
-
-func commandLine(spec sessions.Spec) string {
-	if spec.Kind == sessions.KindSSH && spec.SSH != nil {
-		target := spec.SSH.Host
-		if spec.SSH.User != "" {
-			target = spec.SSH.User + "@" + target
-		}
-		if spec.Command == "" {
-			return "ssh " + target
-		}
-		return "ssh " + target + " " + strings.Join(append([]string{spec.Command}, spec.Args...), " ")
-	}
-	if spec.OneShot && len(spec.Args) > 0 {
-		return spec.Command + " -c …"
-	}
-	return strings.Join(append([]string{spec.Command}, spec.Args...), " ")
 }
 
 func orDash(s string) string {
@@ -224,7 +207,7 @@ func (t *Tools) list(ctx context.Context, in ListIn) (ListOut, string, error) {
 		}
 		item := SessionItem{
 			SessionID: string(in.ID), Name: in.Spec.Name, Kind: string(in.Spec.Kind),
-			Command: commandLine(in.Spec), Cwd: in.Cwd, Status: string(in.Status), StatusReason: in.Reason,
+			Command: in.Spec.CommandLine(), Cwd: in.Cwd, Status: string(in.Status), StatusReason: in.Reason,
 			Pid: in.Pid, ExitCode: exitCode(in.Exit), Generation: in.Generation, Cursor: in.OutputEnd,
 			CreatedAt: in.CreatedAt, LastActivityAt: in.LastActivityAt,
 			Recovery: recoveryItems(t.m.Recoveries(in.ID)),

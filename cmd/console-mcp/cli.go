@@ -66,7 +66,7 @@ func runSessions(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			r.ID, dash(r.Spec.Name), r.Spec.Kind, r.Status, r.Generation, r.Pid, exit, humanBytes(r.OutputEnd),
-			r.CreatedAt.Local().Format("2006-01-02 15:04"), ago(r.LastActivityAt), dash(r.Cwd), specCommand(r.Spec))
+			r.CreatedAt.Local().Format("2006-01-02 15:04"), ago(r.LastActivityAt), dash(r.Cwd), r.Spec.CommandLine())
 	}
 	return tw.Flush()
 }
@@ -76,16 +76,6 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func specCommand(s sessions.Spec) string {
-	if s.Kind == sessions.KindSSH && s.SSH != nil {
-		return strings.TrimSpace("ssh " + s.SSH.Host + " " + s.Command)
-	}
-	if s.OneShot {
-		return s.Command + " -c …"
-	}
-	return strings.Join(append([]string{s.Command}, s.Args...), " ")
 }
 
 func humanBytes(n int64) string {
@@ -111,11 +101,7 @@ func runLogs(args []string, stdout, stderr io.Writer) error {
 	f.register(fs)
 	follow := fs.Bool("follow", false, "keep printing new output until the session ends (Ctrl-C stops)")
 	raw := fs.Bool("raw", false, "print the bytes as written (escape sequences included) instead of text")
-	id, err := parseWithID(fs, args)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(f, stderr)
+	id, store, err := idAndStore(fs, &f, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -176,12 +162,19 @@ func runLogs(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
+// idAndStore parses a command line of one session id and flags, and opens
+// the store; the caller closes it.
+func idAndStore(fs *flag.FlagSet, f *stateFlags, args []string, stderr io.Writer) (string, *persist.Store, error) {
+	id, err := parseWithID(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	store, err := openStore(*f, stderr)
+	return id, store, err
+}
+
 // parseWithID parses flags around one session id argument.
-func parseWithID(fs interface {
-	Parse([]string) error
-	NArg() int
-	Arg(int) string
-}, args []string) (string, error) {
+func parseWithID(fs *flag.FlagSet, args []string) (string, error) {
 	// Accept the id before or after the flags.
 	var id string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -194,7 +187,17 @@ func parseWithID(fs interface {
 		return "", usageError{err}
 	}
 	if id == "" && fs.NArg() > 0 {
+		// Flags may follow the id too: parsing stopped at it.
 		id = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return "", err
+			}
+			return "", usageError{err}
+		}
+	}
+	if fs.NArg() > 0 {
+		return "", usageError{fmt.Errorf("unexpected argument %q after the session id", fs.Arg(0))}
 	}
 	if id == "" {
 		return "", usageError{errors.New("missing session id (list them with 'console-mcp sessions --all')")}
@@ -208,11 +211,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	f.register(fs)
 	format := fs.String("format", "asciicast", "asciicast (plays in asciinema) or text")
 	outPath := fs.String("o", "", "write to FILE instead of stdout")
-	id, err := parseWithID(fs, args)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(f, stderr)
+	id, store, err := idAndStore(fs, &f, args, stderr)
 	if err != nil {
 		return err
 	}

@@ -96,6 +96,11 @@ func TestHistoryAcrossRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCast(t, p, "first-run-output")
+	// Flags on both sides of the id, and the state dir by flag.
+	text, err := runCLI(t, nil, "export", "--state-dir", state, id, "--format", "text")
+	if err != nil || !strings.Contains(text, "first-run-output") || strings.Contains(text, `"version":2`) {
+		t.Errorf("export --state-dir DIR ID --format text: %v\n%.300s", err, text)
+	}
 	if _, err := runCLI(t, env, "logs", "s-nosuchsession"); err == nil || !strings.Contains(err.Error(), "s-nosuchsession") {
 		t.Errorf("logs of an unknown id: %v", err)
 	}
