@@ -105,8 +105,13 @@ const (
 func Main(args []string) int {
 	fs := flag.NewFlagSet("ptyhost", flag.ContinueOnError)
 	dir := fs.String("dir", "", "run directory holding the session's socket and key")
+	version := fs.Bool("version", false, "print the protocol version this holder speaks and its build, and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *version {
+		fmt.Printf("console-mcp ptyhost protocol %d %s\n", protocolVersion, buildDescription())
+		return 0
 	}
 	if *dir == "" || fs.NArg() != 1 {
 		fmt.Fprintln(fs.Output(), "usage: console-mcp ptyhost -dir RUNDIR SESSION-ID (started by the server)")

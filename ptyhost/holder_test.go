@@ -21,7 +21,9 @@ import (
 
 func TestHolderShellInputOutputResize(t *testing.T) {
 	t.Parallel()
-	h := newTestHolders(t, HolderOptions{})
+	// The server runs the holder-only image with its own path as argv[0].
+	const argv0 = "/opt/console-mcp/bin/console-mcp"
+	h := newTestHolders(t, HolderOptions{Argv0: argv0})
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
 	id := newID()
 	p := start(t, h, shellReq(id, dir))
@@ -42,8 +44,11 @@ func TestHolderShellInputOutputResize(t *testing.T) {
 	}
 	// Neither argv nor the holder's own environment carries the request.
 	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.HolderPid()))
-	if got, want := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00"), []string{testExe(t), "ptyhost", "-dir", h.opt.RunDir, string(id)}; strings.Join(got, " ") != strings.Join(want, " ") {
+	if got, want := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00"), []string{argv0, "ptyhost", "-dir", h.opt.RunDir, string(id)}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("holder argv = %q, want %q", got, want)
+	}
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.HolderPid())); err != nil || exe != testExe(t) {
+		t.Errorf("holder image = %q (%v), want %q", exe, err, testExe(t))
 	}
 	environ, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.HolderPid()))
 	if got := string(environ); got != "PATH="+os.Getenv("PATH")+"\x00" {

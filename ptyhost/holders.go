@@ -28,6 +28,11 @@ type HolderOptions struct {
 	// follow Args, e.g. os.Executable() and ["ptyhost"]. Exe is required.
 	Exe  string
 	Args []string
+	// Argv0 is the holder's argv[0]; empty means Exe. The server runs the
+	// holder-only image (see FindHolderImage) with its own path as argv[0],
+	// so every holder reads `console-mcp ptyhost -dir RUNDIR ID` in ps
+	// whichever image runs it; /proc/PID/exe tells which.
+	Argv0 string
 	// RingBytes is each holder's output ring; zero means 8 MiB.
 	RingBytes int
 	// Linger is how long a holder keeps an exited program's status and
@@ -227,6 +232,9 @@ func (h *Holders) spawn(ctx context.Context, sr startRequest) (*exec.Cmd, error)
 	defer statusR.Close()
 	args := append(append([]string(nil), h.opt.Args...), "-dir", h.opt.RunDir, id)
 	cmd := exec.Command(h.opt.Exe, args...)
+	if h.opt.Argv0 != "" {
+		cmd.Args[0] = h.opt.Argv0
+	}
 	cmd.Stdin = stdinR // stdout and stderr: /dev/null
 	cmd.ExtraFiles = []*os.File{statusW}
 	// The holder's own environment: PATH only (lookPath's fallback, as

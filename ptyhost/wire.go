@@ -43,6 +43,10 @@ func (t msgType) String() string {
 }
 
 const (
+	// protocolVersion covers everything a server and a holder exchange:
+	// these frames, the start request and the status message. Change it
+	// with any of them: a server uses a holder-only binary only when it
+	// reports this version (FindHolderImage).
 	protocolVersion = 1
 	headerSize      = 5
 	// maxPayload caps a frame's payload; the holder sends output frames of

@@ -84,12 +84,37 @@ func (r *runner) benchRSS() (err error) {
 			fmt.Sprintf("VmRSS of the stdio server (children excluded), the highest of 5 samples 200 ms apart after 1 s idle; %d idle `bash --norc --noprofile` sessions created %d at a time (the last %d in %s); %.0f MB with no session; peak VmHWM %.0f MB",
 				level, fleetWorkers, added, took.Round(time.Millisecond), mb(rss0), mb(m.serverHWM))))
 		r.add(newRow(fmt.Sprintf("holder RSS at %d idle sessions (mean)", level), mb(m.holderRSS), "MB", mb(m.bashRSS), "the bash it holds", valueBelow(8, "MB"),
-			fmt.Sprintf("mean VmRSS of the %d holder processes (`console-mcp ptyhost`, the parent of each session's pid), of which %.1f MB anonymous (RssAnon) and the rest mostly pages of the binary shared by all holders; baseline: mean VmRSS of the bash processes they hold", m.holders, mb(m.holderAnon))))
+			fmt.Sprintf("mean VmRSS of the %d holder processes (`console-mcp ptyhost` run from console-mcp-ptyhost beside the server; the parent of each session's pid), of which %.1f MB anonymous (RssAnon) and the rest mostly pages of the holder binary and libc shared by all holders; baseline: mean VmRSS of the bash processes they hold", m.holders, mb(m.holderAnon))))
 		r.add(newRow(fmt.Sprintf("holder PSS at %d idle sessions (mean)", level), mb(m.holderPss), "MB", mb(m.bashPss), "the bash it holds", nil,
 			"mean proportional set size (/proc/PID/smaps_rollup Pss: private pages plus each shared page divided by its sharers) of the same holders: what each adds to the machine; baseline: the bash processes' mean PSS"))
 		r.add(newRow(fmt.Sprintf("server open fds at %d idle sessions", level), float64(m.serverFDs), "fds", float64(baseFDs), "mcpbaseline idle", nil,
 			"entries in /proc/PID/fd of the server"))
 	}
+	return r.benchRSSFallback()
+}
+
+// fallbackSessions is how many sessions measure the fallback holders.
+const fallbackSessions = 10
+
+// benchRSSFallback measures holders run from the server's own binary, as
+// they are when console-mcp-ptyhost is not beside it (go run).
+func (r *runner) benchRSSFallback() (err error) {
+	srv, err := r.startConsoleFrom(r.alone, "rss-fallback", r.stateDir("rss-fallback"))
+	if err != nil {
+		return err
+	}
+	f := &fleet{srv: srv}
+	defer func() { err = errors.Join(err, srv.Close()) }()
+	if err := f.grow(r.ctx, fallbackSessions); err != nil {
+		return err
+	}
+	m, err := r.measureIdle(f)
+	if err != nil {
+		return err
+	}
+	mb := func(kb int64) float64 { return float64(kb) / 1024 }
+	r.add(newRow(fmt.Sprintf("holder RSS, server binary as the holder, %d idle sessions (mean)", fallbackSessions), mb(m.holderRSS), "MB", mb(m.bashRSS), "the bash it holds", nil,
+		fmt.Sprintf("as the holder RSS row, for a server with no console-mcp-ptyhost beside it (go run): its holders run from the 19 MB server binary; %.1f MB anonymous; PSS %.1f MB", mb(m.holderAnon), mb(m.holderPss))))
 	return nil
 }
 

@@ -24,7 +24,8 @@ type runner struct {
 	modRoot string
 	root    string // work dir: binaries, state dirs, homes; every holder's argv contains it
 	home    string // HOME of the servers: .bashrc sets PS1='$ '
-	bin     string // console-mcp
+	bin     string // console-mcp, with console-mcp-ptyhost beside it
+	alone   string // the same console-mcp alone in a directory: its holders run from it
 	base    string // mcpbaseline
 
 	rows []Row
@@ -96,16 +97,19 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// build builds the server and the baseline into the work dir.
+// build builds the server, its holder binary and the baseline into the
+// work dir, and puts a link to the server alone in a directory of its own.
 func (r *runner) build() error {
 	dir := filepath.Join(r.root, "bin")
 	r.bin, r.base = filepath.Join(dir, "console-mcp"), filepath.Join(dir, "mcpbaseline")
+	r.alone = filepath.Join(r.root, "alone", "console-mcp")
 	args := []string{"build"}
 	if r.cfg.race {
 		args = append(args, "-race")
 	}
 	for _, b := range []struct{ out, pkg string }{
 		{r.bin, "./cmd/console-mcp"},
+		{filepath.Join(dir, "console-mcp-ptyhost"), "./cmd/console-mcp-ptyhost"},
 		{r.base, "./internal/mcpbaseline"},
 	} {
 		t0 := time.Now()
@@ -116,7 +120,10 @@ func (r *runner) build() error {
 		}
 		r.logf("built %s in %s", b.pkg, time.Since(t0).Round(time.Millisecond))
 	}
-	return nil
+	if err := os.MkdirAll(filepath.Dir(r.alone), 0o755); err != nil {
+		return err
+	}
+	return os.Link(r.bin, r.alone) // the same file system: the work dir
 }
 
 // section is one group of rows.

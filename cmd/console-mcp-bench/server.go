@@ -75,8 +75,13 @@ func (r *runner) consoleEnv(stateDir string) []string {
 
 // startConsole starts console-mcp over stdio on stateDir.
 func (r *runner) startConsole(name, stateDir string, args ...string) (*server, error) {
+	return r.startConsoleFrom(r.bin, name, stateDir, args...)
+}
+
+// startConsoleFrom is startConsole running the server binary bin.
+func (r *runner) startConsoleFrom(bin, name, stateDir string, args ...string) (*server, error) {
 	args = append([]string{"--state-dir", stateDir, "--log-level", "warn"}, args...)
-	s, err := r.startStdio(name, r.bin, r.consoleEnv(stateDir), args)
+	s, err := r.startStdio(name, bin, r.consoleEnv(stateDir), args)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,10 @@ import (
 
 var binPath string
 
+// holderBinPath is cmd/console-mcp-ptyhost, built by TestMain beside
+// binPath, where the server finds it and runs its holders from it.
+var holderBinPath string
+
 // baselinePath is internal/mcpbaseline, built by TestMain: the mcp-go
 // server with nothing behind its tools that benchmarks measure against.
 var baselinePath string
@@ -36,6 +40,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "console-mcp")
+	holderBinPath = filepath.Join(dir, "console-mcp-ptyhost")
 	baselinePath = filepath.Join(dir, "mcpbaseline")
 	flags := []string{"build", "-race"}
 	if os.Getenv("CONSOLE_MCP_TEST_NORACE") != "" {
@@ -43,6 +48,7 @@ func TestMain(m *testing.M) {
 	}
 	for _, b := range []struct{ out, pkg string }{
 		{binPath, "."},
+		{holderBinPath, "github.com/console-mcp/console-mcp/cmd/console-mcp-ptyhost"},
 		{baselinePath, "github.com/console-mcp/console-mcp/internal/mcpbaseline"},
 	} {
 		build := exec.Command("go", append(flags, "-o", b.out, b.pkg)...)
@@ -233,12 +239,20 @@ func (l *lockedBuffer) String() string {
 // returns its process, for tests that kill it.
 func stdioServer(t testing.TB, env []string, args ...string) (*client.Client, *exec.Cmd) {
 	t.Helper()
+	c, cmd, _ := stdioServerAt(t, binPath, env, args...)
+	return c, cmd
+}
+
+// stdioServerAt is stdioServer running the server binary exe; it also
+// returns the server's stderr so far.
+func stdioServerAt(t testing.TB, exe string, env []string, args ...string) (*client.Client, *exec.Cmd, *lockedBuffer) {
+	t.Helper()
 	var cmd *exec.Cmd
 	stderr := &lockedBuffer{}
 	if lvl := os.Getenv("CONSOLE_MCP_TEST_LOG"); lvl != "" {
 		args = append([]string{"--log-level", lvl}, args...)
 	}
-	c, err := client.NewStdioMCPClientWithOptions(binPath, env, args, transport.WithCommandFunc(
+	c, err := client.NewStdioMCPClientWithOptions(exe, env, args, transport.WithCommandFunc(
 		func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
 			cmd = exec.CommandContext(ctx, command, args...)
 			cmd.Env = append(os.Environ(), env...)
@@ -255,7 +269,7 @@ func stdioServer(t testing.TB, env []string, args ...string) (*client.Client, *e
 		}
 	})
 	initialize(t, c)
-	return c, cmd
+	return c, cmd, stderr
 }
 
 // killHolders kills the holder processes serving sessions of stateDir

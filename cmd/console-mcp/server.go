@@ -104,8 +104,14 @@ func openStack(ctx context.Context, f serverFlags, stderr io.Writer) (*stack, er
 			store.Close()
 			return nil, fmt.Errorf("find own executable for the holders: %w", err)
 		}
+		image, why, warn := ptyhost.FindHolderImage(ctx, exe)
+		if warn {
+			logger.Warn("holder binary", "detail", why)
+		} else {
+			logger.Info("holder binary", "detail", why)
+		}
 		local, err = ptyhost.NewHolders(ptyhost.HolderOptions{
-			RunDir: filepath.Join(dir, "run"), Exe: exe, Args: []string{"ptyhost"}, Logger: logger,
+			RunDir: filepath.Join(dir, "run"), Exe: image, Argv0: exe, Args: []string{"ptyhost"}, Logger: logger,
 		})
 		if err != nil {
 			store.Close()

@@ -269,10 +269,10 @@ func procArgs(pid int) []string {
 }
 
 // isHolder reports whether pid is a holder (console-mcp ptyhost, this test
-// binary's build) of a session in stateDir.
+// run's build of either image) of a session in stateDir.
 func isHolder(pid int, stateDir string) bool {
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil || strings.TrimSuffix(exe, " (deleted)") != binPath {
+	if exe = strings.TrimSuffix(exe, " (deleted)"); err != nil || (exe != binPath && exe != holderBinPath) {
 		return false
 	}
 	args := procArgs(pid)
