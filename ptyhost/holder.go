@@ -34,6 +34,10 @@
 // socket and key file and exits. It never touches the database. SIGTERM,
 // SIGINT or SIGHUP hang the program up and end the holder.
 //
+// The holder runs from the server's binary or, when it is installed beside
+// the server, from cmd/console-mcp-ptyhost, which is this package's Main in
+// a binary of its own (image.go says why and how the server picks).
+//
 // The server side is a client like any other: Holders (holders.go) spawns
 // holders and attaches to them, holderProcess (client.go) is one connection
 // as a sessions.Process, AttachTerminal (attach.go) a person's terminal. The

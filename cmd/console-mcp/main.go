@@ -2,7 +2,9 @@
 // terminals. With no arguments it serves MCP over stdio (what Claude Desktop
 // and IDEs launch); `serve` serves streamable HTTP; `sessions`, `logs`,
 // `export` and `attach` are the operator's view of the same state dir;
-// `ptyhost` is the internal holder process of one local session.
+// `ptyhost` is the internal holder process of one local session (the server
+// runs it from console-mcp-ptyhost, the same holder in a small binary, when
+// that is installed beside it; see ptyhost/image.go).
 //
 // This file wires the packages together in one visible place: persist (the
 // SQLite store), ptyhost and sshhost (the backends), sessions (the domain),
