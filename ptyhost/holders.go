@@ -50,7 +50,8 @@ type HolderOptions struct {
 // previous server process. It is safe for concurrent use.
 //
 // Holders reaps the holders it started (one goroutine each, which ends when
-// that holder exits) so none becomes a zombie while the server lives. Those
+// that holder exits, parked in the poller rather than holding a thread:
+// waitCmd) so none becomes a zombie while the server lives. Those
 // goroutines are deliberately not waited for by anyone: a holder is meant to
 // outlive the server, and when the server exits its holders are re-parented
 // to init.
@@ -306,7 +307,7 @@ func (h *Holders) reap(cmd *exec.Cmd, id string) <-chan struct{} {
 	h.reaped[pid] = done
 	h.mu.Unlock()
 	h.wg.Go(func() {
-		err := cmd.Wait()
+		err := waitCmd(cmd)
 		h.log.Debug("holder exited", "session", id, "holder_pid", pid, "status", cmd.ProcessState.String(), "err", err)
 		h.mu.Lock()
 		delete(h.reaped, pid)

@@ -182,7 +182,7 @@ func (t *tty) signal(sig syscall.Signal) error {
 
 // wait reaps the child once and converts its status.
 func (t *tty) wait() sessions.Exit {
-	err := t.cmd.Wait()
+	err := waitCmd(t.cmd)
 	return exitOf(t.cmd.ProcessState, err)
 }
 

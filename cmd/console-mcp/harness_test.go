@@ -25,6 +25,10 @@ import (
 
 var binPath string
 
+// binRace says binPath (and holderBinPath) are built with the race
+// detector: the default; CONSOLE_MCP_TEST_NORACE=1 turns it off.
+var binRace = os.Getenv("CONSOLE_MCP_TEST_NORACE") == ""
+
 // holderBinPath is cmd/console-mcp-ptyhost, built by TestMain beside
 // binPath, where the server finds it and runs its holders from it.
 var holderBinPath string
@@ -42,9 +46,9 @@ func TestMain(m *testing.M) {
 	binPath = filepath.Join(dir, "console-mcp")
 	holderBinPath = filepath.Join(dir, "console-mcp-ptyhost")
 	baselinePath = filepath.Join(dir, "mcpbaseline")
-	flags := []string{"build", "-race"}
-	if os.Getenv("CONSOLE_MCP_TEST_NORACE") != "" {
-		flags = []string{"build"}
+	flags := []string{"build"}
+	if binRace {
+		flags = append(flags, "-race")
 	}
 	for _, b := range []struct{ out, pkg string }{
 		{binPath, "."},
