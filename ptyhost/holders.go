@@ -50,7 +50,7 @@ type HolderOptions struct {
 // previous server process. It is safe for concurrent use.
 //
 // Holders reaps the holders it started (one goroutine each, which ends when
-// that holder exits, parked in the poller rather than holding a thread:
+// that holder exits, parked on a channel rather than holding a thread:
 // waitCmd) so none becomes a zombie while the server lives. Those
 // goroutines are deliberately not waited for by anyone: a holder is meant to
 // outlive the server, and when the server exits its holders are re-parented
