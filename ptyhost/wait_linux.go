@@ -24,7 +24,8 @@ func waitCmd(cmd *exec.Cmd) error {
 // coalesce: one may stand for several exits) it looks at every tracked
 // child without reaping it (WNOWAIT) and releases the waiters of those that
 // exited: a few microseconds per child, only when some child exits, and no
-// file descriptor or thread per child.
+// file descriptor or thread per child. The goroutine that receives SIGCHLD
+// is started by the first wait and lives as long as the process.
 var children = childWatch{waiting: map[int]chan struct{}{}}
 
 type childWatch struct {
