@@ -26,6 +26,7 @@ const defaultHelloTimeout = 2 * time.Second
 type holderProcess struct {
 	id   sessions.ID
 	conn net.Conn
+	raw  rawFD // conn, for the frames of the round trip
 	br   *bufio.Reader
 	w    welcome
 	// viewer is a person's terminal: its Close never releases the holder,
@@ -102,7 +103,12 @@ func handshake(ctx context.Context, conn *net.UnixConn, id sessions.ID, m hello,
 		}
 		return nil, fmt.Errorf("send hello: %w", err)
 	}
-	br := bufio.NewReaderSize(conn, 16<<10)
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	raw := rawFD{rc}
+	br := bufio.NewReaderSize(raw, 16<<10)
 	t, payload, err := readFrame(br, nil)
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -134,7 +140,7 @@ func handshake(ctx context.Context, conn *net.UnixConn, id sessions.ID, m hello,
 	if next < 0 {
 		next = max(w.RingStart, w.End+next)
 	}
-	return &holderProcess{id: id, conn: conn, br: br, w: w, next: next, done: make(chan struct{})}, nil
+	return &holderProcess{id: id, conn: conn, raw: raw, br: br, w: w, next: next, done: make(chan struct{})}, nil
 }
 
 // checkOwned checks that path is a file of type typ (a what) owned by this
@@ -295,7 +301,7 @@ func (p *holderProcess) send(build func([]byte) []byte) error {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	p.wbuf = build(p.wbuf[:0])
-	if _, err := p.conn.Write(p.wbuf); err != nil {
+	if _, err := p.raw.Write(p.wbuf); err != nil {
 		return fmt.Errorf("write to holder of %s: %w", p.id, err)
 	}
 	return nil

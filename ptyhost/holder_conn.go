@@ -12,6 +12,7 @@ import (
 // guarded by the holder's mutex.
 type client struct {
 	conn     *net.UnixConn
+	raw      rawFD // conn, read and written with raw system calls
 	role     role
 	pos      int64 // next offset to send
 	closed   bool
@@ -25,7 +26,12 @@ const outputChunk = 64 << 10
 // goroutine and its output in a writer goroutine.
 func (h *holder) serve(conn *net.UnixConn) {
 	defer conn.Close()
-	br := bufio.NewReaderSize(conn, 16<<10)
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return
+	}
+	raw := rawFD{rc}
+	br := bufio.NewReaderSize(raw, 16<<10)
 	_ = conn.SetReadDeadline(time.Now().Add(helloWait)) // best effort: a silent client then stays
 	t, p, err := readFrame(br, nil)
 	if err != nil || t != msgHello {
@@ -42,7 +48,7 @@ func (h *holder) serve(conn *net.UnixConn) {
 	}
 	_ = conn.SetReadDeadline(time.Time{}) // best effort
 
-	c := &client{conn: conn, role: m.Role}
+	c := &client{conn: conn, raw: raw, role: m.Role}
 	h.mu.Lock()
 	if refuse := h.admitLocked(c, m.From); refuse != "" {
 		h.mu.Unlock()
@@ -125,7 +131,7 @@ func (h *holder) readLoopConn(c *client, br *bufio.Reader) {
 		switch t {
 		case msgInput:
 			h.inMu.Lock()
-			_, err = h.t.ptmx.Write(p)
+			_, err = h.t.write(p)
 			h.inMu.Unlock()
 			// An error means the terminal is gone; the exit follows.
 		case msgResize:
@@ -200,7 +206,7 @@ func (h *holder) writeLoop(c *client) {
 			c.exitSent = true
 		}
 		h.mu.Unlock()
-		if _, err := c.conn.Write(out); err != nil {
+		if _, err := c.raw.Write(out); err != nil {
 			h.drop(c)
 			return
 		}

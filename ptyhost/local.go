@@ -136,18 +136,24 @@ func unwrapPathError(err error) error {
 	return err
 }
 
+// read reads the master (rawFD: no sysmon wake-up on the round trip).
 func (t *tty) read(p []byte) (int, error) {
-	n, err := t.ptmx.Read(p)
-	if err != nil && n == 0 {
-		// After the child and every holder of the slave side are gone the
-		// master reads EIO: that is the end of output.
-		if errors.Is(err, syscall.EIO) || errors.Is(err, os.ErrClosed) {
-			return 0, io.EOF
-		}
-		return 0, err
+	n, err := rawFD{t.raw}.Read(p)
+	if err == nil {
+		return n, nil
 	}
-	return n, nil
+	// After the child and every holder of the slave side are gone the
+	// master reads EIO: that is the end of output. An error that is not
+	// a system call's comes from the poller: the master was closed.
+	var serr *os.SyscallError
+	if errors.Is(err, syscall.EIO) || errors.Is(err, io.EOF) || !errors.As(err, &serr) {
+		return 0, io.EOF
+	}
+	return 0, err
 }
+
+// write types p into the master.
+func (t *tty) write(p []byte) (int, error) { return rawFD{t.raw}.Write(p) }
 
 func (t *tty) resize(cols, rows int) error {
 	var err error
@@ -218,7 +224,7 @@ func (p *localProcess) reap() {
 }
 
 func (p *localProcess) Read(b []byte) (int, error)  { return p.t.read(b) }
-func (p *localProcess) Write(b []byte) (int, error) { return p.t.ptmx.Write(b) }
+func (p *localProcess) Write(b []byte) (int, error) { return p.t.write(b) }
 func (p *localProcess) Resize(cols, rows int) error { return p.t.resize(cols, rows) }
 func (p *localProcess) Pid() int                    { return p.t.cmd.Process.Pid }
 func (p *localProcess) Cwd() string                 { return processCwd(p.Pid()) }

@@ -141,6 +141,38 @@ func BenchmarkExecuteTrue(b *testing.B) {
 	b.ReportMetric(float64(benchQuantile(execs, 0.5))/float64(benchQuantile(noop, 0.5)), "ratio")
 }
 
+// BenchmarkExecuteHolderHop is BenchmarkExecuteTrue against two servers
+// taking turns: the default (the session in a holder) and one started with
+// --no-holder (the PTY in the server). Issue 4's target: the holder adds at
+// most 0.5 ms to the median (hop_ms).
+func BenchmarkExecuteHolderHop(b *testing.B) {
+	benchNoRace(b)
+	held, _ := benchServer(b, testEnv(b, b.TempDir()))
+	inproc, _ := benchServer(b, testEnv(b, b.TempDir()), "--no-holder")
+	servers := []*client.Client{held, inproc}
+	var ids [2]string
+	for i, c := range servers {
+		ids[i] = createShell(b, c, nil)
+		execIn(b, c, ids[i], "true")
+	}
+	var took [2][]time.Duration
+	for b.Loop() {
+		for i, c := range servers {
+			args := map[string]any{"session_id": ids[i], "command": "true", "timeout_ms": 30000}
+			took[i] = append(took[i], benchTimed(func() {
+				if r := mustCall(b, c, "console_execute_command", args); r.intp("exit_code") == nil || *r.intp("exit_code") != 0 {
+					b.Fatalf("true: %s", r.Text)
+				}
+			}))
+		}
+	}
+	heldP50, inprocP50 := benchQuantile(took[0], 0.5), benchQuantile(took[1], 0.5)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(benchMs(heldP50), "holder_p50_ms")
+	b.ReportMetric(benchMs(inprocP50), "in_process_p50_ms")
+	b.ReportMetric(benchMs(heldP50-inprocP50), "hop_ms")
+}
+
 // benchCaptureCmd writes 100 MB as fast as a pipe goes.
 const (
 	benchCaptureCmd   = `head -c 100000000 /dev/zero | tr '\0' a`
