@@ -14,8 +14,9 @@ import (
 // wakes the runtime's sysmon thread, which then polls every 20 µs while
 // the process is busy; a command's round trip wakes the server, the holder
 // and the shell, and on two cores those extra wake-ups showed in the
-// figures (holder hop on execute, stdio median: +0.51-0.57 ms before,
-// +0.34-0.49 ms with the holder's I/O raw). A read or write of a
+// figures (the bench command's holder hop on execute, stdio median: +0.51
+// to +0.57 ms before, +0.28 to +0.42 ms with both ends raw). A read or
+// write of a
 // non-blocking descriptor returns at once, so the raw call never blocks
 // the thread behind the scheduler's back.
 type rawFD struct{ rc syscall.RawConn }
