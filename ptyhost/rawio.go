@@ -16,9 +16,8 @@ import (
 // and the shell, and on two cores those extra wake-ups showed in the
 // figures (the bench command's holder hop on execute, stdio median: +0.51
 // to +0.57 ms before, +0.28 to +0.42 ms with both ends raw). A read or
-// write of a
-// non-blocking descriptor returns at once, so the raw call never blocks
-// the thread behind the scheduler's back.
+// write of a non-blocking descriptor returns at once, so the raw call
+// never blocks the thread behind the scheduler's back.
 type rawFD struct{ rc syscall.RawConn }
 
 func (f rawFD) Read(p []byte) (int, error) {
