@@ -117,7 +117,7 @@ func (r *runner) benchPersist() error {
 			return err
 		}
 		r.add(newRow("persistence on vs off, capture, "+v.name, on, "s", off, "no store", ratioAtMost(1.1),
-			"`"+cmdline+"`: a session whose program is `head -c "+size+" /dev/zero | tr '\\0' a` in a sessions.Manager (in this process of the test) with and without the SQLite store, waited for until it exits; mean of the runs, taking turns with a bare PTY and the other variants"))
+			"`"+cmdline+"`: a session whose program is `head -c "+size+" /dev/zero | tr '\\0' a` in a sessions.Manager (in this process of the test) with and without the SQLite store, waited for until it exits; best of the runs, taking turns with a bare PTY and the other variants in an order that rotates every run"))
 	}
 	return nil
 }
