@@ -2,6 +2,7 @@ package ptyhost
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/console-mcp/console-mcp/sessions"
+	"golang.org/x/sys/unix"
 )
 
 // defaultHelloTimeout bounds a connection's hello when HolderOptions says 0.
@@ -39,8 +41,17 @@ type holderProcess struct {
 	eof     bool
 	small   []byte
 
-	wmu  sync.Mutex // serializes frames written to conn
+	wmu  sync.Mutex // serializes frames written to conn, and input
 	wbuf []byte
+	// master is the PTY master (a non-blocking descriptor, when
+	// hasMaster) the holder passed with its welcome, to a server only:
+	// input is written to it directly, sparing the round trip a wake-up
+	// of the holder. It is not in the poller, which would wake this
+	// process at each of the program's outputs; a write it cannot take at
+	// once, and every input after it, goes through the holder, in order.
+	// Under wmu.
+	master    int
+	hasMaster bool
 
 	mu       sync.Mutex
 	exit     sessions.Exit
@@ -108,8 +119,21 @@ func handshake(ctx context.Context, conn *net.UnixConn, id sessions.ID, m hello,
 		return nil, err
 	}
 	raw := rawFD{rc}
-	br := bufio.NewReaderSize(raw, 16<<10)
-	t, payload, err := readFrame(br, nil)
+	// The welcome is the holder's first message; a server's comes with
+	// the PTY master attached, which only a recvmsg of its bytes gets.
+	first, master, err := readFirst(conn)
+	defer func() {
+		if master >= 0 {
+			_ = unix.Close(master) // best effort: not handed to a holderProcess
+		}
+	}()
+	var t msgType
+	var payload []byte
+	var br *bufio.Reader
+	if err == nil {
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(first), raw), 16<<10)
+		t, payload, err = readFrame(br, nil)
+	}
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		if ctx.Err() != nil {
@@ -140,7 +164,50 @@ func handshake(ctx context.Context, conn *net.UnixConn, id sessions.ID, m hello,
 	if next < 0 {
 		next = max(w.RingStart, w.End+next)
 	}
-	return &holderProcess{id: id, conn: conn, raw: raw, br: br, w: w, next: next, done: make(chan struct{})}, nil
+	p := &holderProcess{id: id, conn: conn, raw: raw, br: br, w: w, next: next, done: make(chan struct{})}
+	if master >= 0 && unix.SetNonblock(master, true) == nil {
+		p.master, p.hasMaster, master = master, true, -1
+	}
+	return p, nil
+}
+
+// readFirst reads what the holder sent first, with the descriptor passed
+// along with it (-1 when none was).
+func readFirst(conn *net.UnixConn) ([]byte, int, error) {
+	buf := make([]byte, 4<<10)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob) // close-on-exec: Go asks for it
+	n, oobn = max(n, 0), max(oobn, 0)
+	if err == nil && n == 0 {
+		err = io.EOF
+	}
+	master := -1
+	if oobn > 0 {
+		fds := passedFDs(oob[:oobn])
+		for i, fd := range fds {
+			if i == 0 && err == nil {
+				master = fd
+				continue
+			}
+			_ = unix.Close(fd) // best effort: not ours to keep
+		}
+	}
+	return buf[:n], master, err
+}
+
+// passedFDs are the descriptors in the control messages oob.
+func passedFDs(oob []byte) []int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, m := range msgs {
+		if rights, err := unix.ParseUnixRights(&m); err == nil {
+			fds = append(fds, rights...)
+		}
+	}
+	return fds
 }
 
 // checkOwned checks that path is a file of type typ (a what) owned by this
@@ -288,6 +355,7 @@ func (p *holderProcess) fail(err error) error {
 	p.mu.Unlock()
 	p.eof = true
 	p.finish()
+	p.closeMaster()
 	if closed {
 		return io.EOF
 	}
@@ -300,6 +368,10 @@ func (p *holderProcess) finish() { p.doneOnce.Do(func() { close(p.done) }) }
 func (p *holderProcess) send(build func([]byte) []byte) error {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
+	return p.sendLocked(build)
+}
+
+func (p *holderProcess) sendLocked(build func([]byte) []byte) error {
 	p.wbuf = build(p.wbuf[:0])
 	if _, err := p.raw.Write(p.wbuf); err != nil {
 		return fmt.Errorf("write to holder of %s: %w", p.id, err)
@@ -307,17 +379,44 @@ func (p *holderProcess) send(build func([]byte) []byte) error {
 	return nil
 }
 
-// Write types b into the terminal.
+// Write types b into the terminal: straight into the PTY master when the
+// holder passed it and the terminal takes b at once, else through the
+// holder.
 func (p *holderProcess) Write(b []byte) (int, error) {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
 	n := 0
+	if p.hasMaster {
+		var err error
+		n, err = tryWrite(p.master, b)
+		if err == nil && n == len(b) {
+			return n, nil
+		}
+		p.closeMasterLocked() // the rest, and all input after it, in order through the holder
+	}
 	for n < len(b) {
 		chunk := b[n:min(len(b), n+maxInput)]
-		if err := p.send(func(dst []byte) []byte { return appendFrame(dst, msgInput, chunk) }); err != nil {
+		if err := p.sendLocked(func(dst []byte) []byte { return appendFrame(dst, msgInput, chunk) }); err != nil {
 			return n, err
 		}
 		n += len(chunk)
 	}
 	return n, nil
+}
+
+// closeMaster stops writing input to the PTY master and closes it, so a
+// program whose holder is gone is hung up.
+func (p *holderProcess) closeMaster() {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	p.closeMasterLocked()
+}
+
+func (p *holderProcess) closeMasterLocked() {
+	if p.hasMaster {
+		_ = unix.Close(p.master) // best effort: the descriptor is ours alone
+		p.hasMaster = false
+	}
 }
 
 // Resize asks the holder to set the terminal size; the holder reports no
@@ -385,6 +484,7 @@ func (p *holderProcess) Close() error {
 	if seen {
 		_ = p.send(func(dst []byte) []byte { return appendFrame(dst, msgRelease, nil) }) // best effort: linger ends it otherwise
 	}
+	p.closeMaster()
 	err := p.conn.Close()
 	p.finish()
 	if err != nil {

@@ -285,9 +285,16 @@ func (h *holder) run() {
 }
 
 // hangUp closes the PTY (the child gets SIGHUP), waits a moment for the
-// child and kills its process group if it is still there.
+// child and kills its process group if it is still there. A server may
+// still hold the master it was passed (until it sees this holder go), so
+// the child's process group is also sent SIGHUP explicitly.
 func (h *holder) hangUp() {
 	_ = h.t.ptmx.Close() // best effort: already closed after the output ended
+	select {
+	case <-h.exited: // reaped: its pid is not its own any more
+	default:
+		_ = syscall.Kill(-h.t.cmd.Process.Pid, syscall.SIGHUP) // best effort: it may be exiting
+	}
 	select {
 	case <-h.exited:
 	case <-time.After(hangupGrace):

@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // client is one connection to a holder. pos, closed and exitSent are
@@ -69,7 +71,7 @@ func (h *holder) serve(conn *net.UnixConn) {
 	}
 	h.mu.Unlock()
 	defer h.drop(c)
-	if _, err := conn.Write(w.append(nil)); err != nil {
+	if err := h.sendWelcome(conn, w, m.Role); err != nil {
 		return
 	}
 	h.wg.Go(func() { h.writeLoop(c) })
@@ -215,3 +217,24 @@ func (h *holder) writeLoop(c *client) {
 
 // maxSignalName bounds the signal name in an exit frame.
 const maxSignalName = 32
+
+// sendWelcome writes w to conn; a server's comes with the PTY master
+// attached (SCM_RIGHTS), so that it can type straight into the terminal:
+// the round trip of a command then wakes the holder once, for the output,
+// not twice. Output still comes through the holder, which keeps it until
+// a server has persisted it.
+func (h *holder) sendWelcome(conn *net.UnixConn, w welcome, r role) error {
+	msg := w.append(nil)
+	if r != roleServer {
+		_, err := conn.Write(msg)
+		return err
+	}
+	var err error
+	cerr := h.t.raw.Control(func(fd uintptr) {
+		_, _, err = conn.WriteMsgUnix(msg, unix.UnixRights(int(fd)), nil)
+	})
+	if cerr != nil { // the master is closed (the output ended): the welcome alone
+		_, err = conn.Write(msg)
+	}
+	return err
+}

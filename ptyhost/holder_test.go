@@ -478,3 +478,81 @@ func TestHolderViewerFallsBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A server is passed the PTY master with its welcome and types straight
+// into the terminal; input the terminal cannot take at once goes through
+// the holder, and so does all input after it: every line arrives once, in
+// order. A person's terminal (a viewer) is not passed the master.
+func TestHolderInputStraightToTheTerminal(t *testing.T) {
+	t.Parallel()
+	h := newTestHolders(t, HolderOptions{})
+	id := newID()
+	// The program does not read for a while, so the terminal's input
+	// queue (4 KiB) fills.
+	p := start(t, h, shReq(id, `stty -echo; echo READY; sleep 0.5; awk '$1 != NR { print "BAD", NR, $1; exit 1 } END { print "LINES", NR }'`))
+	s := newStream(t, p)
+	s.until("READY")
+	p.wmu.Lock()
+	direct := p.hasMaster
+	p.wmu.Unlock()
+	if !direct {
+		t.Fatal("the server's connection was not passed the PTY master")
+	}
+	v, err := dialHolder(context.Background(), h.opt.RunDir, id, 0, roleViewer, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.hasMaster {
+		t.Errorf("a viewer was passed the PTY master")
+	}
+	v.Close()
+	var in bytes.Buffer
+	for i := 1; i <= 2000; i++ {
+		fmt.Fprintf(&in, "%d %s\n", i, strings.Repeat("x", 50))
+	}
+	for b := in.Bytes(); len(b) > 0; b = b[min(len(b), 3000):] {
+		if _, err := p.Write(b[:min(len(b), 3000)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Write([]byte{4}) // Ctrl-D: end of input
+	if got := s.until("LINES "); strings.Contains(got, "BAD") {
+		t.Fatalf("lines out of order: %q", got)
+	}
+	if got := s.until("\n"); strings.TrimSpace(got) != "2000" {
+		t.Errorf("awk read %q lines, want 2000 in order", got)
+	}
+	p.wmu.Lock()
+	direct = p.hasMaster
+	p.wmu.Unlock()
+	if direct {
+		t.Errorf("110 KB typed at a program that does not read: all of it went straight to the terminal, none through the holder")
+	}
+}
+
+// When the holder dies, the server's connection closes the master it was
+// passed, so the program is hung up rather than left on a terminal nobody
+// reads.
+func TestHolderGoneHangsUpTheProgram(t *testing.T) {
+	t.Parallel()
+	h := newTestHolders(t, HolderOptions{})
+	p := start(t, h, shellReq(newID(), t.TempDir()))
+	s := newStream(t, p)
+	p.Write([]byte("echo $((6*7))\n"))
+	s.until("42\r\n")
+	pid := p.Pid()
+	syscall.Kill(p.HolderPid(), syscall.SIGKILL)
+	if err := s.toEnd(); !errors.Is(err, sessions.ErrDisconnected) {
+		t.Fatalf("output ended with %v, want a lost connection", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(st), ") Z ") {
+			break // exited, not yet reaped by its new parent
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shell (pid %d) still runs after its holder died", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -69,3 +69,22 @@ func (f rawFD) Write(p []byte) (int, error) {
 	}
 	return done, err
 }
+
+// tryWrite writes as much of p to the non-blocking descriptor fd as it
+// takes now, without waiting for it to take more.
+func tryWrite(fd int, p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, e := writeFD(uintptr(fd), p[done:])
+		switch e {
+		case 0:
+			done += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return done, nil
+		default:
+			return done, os.NewSyscallError("write", e)
+		}
+	}
+	return done, nil
+}
