@@ -7,6 +7,12 @@ package ptyhost
 //
 //	client -> holder: hello (first, once), input, resize, signal, release
 //	holder -> client: welcome or error (answering hello), output, lost, exit, error
+//
+// A server's welcome comes with the PTY master attached (SCM_RIGHTS), and
+// the server types input straight into it while the terminal takes it at
+// once; input frames carry the rest (see holderProcess.Write). A client
+// that reads the welcome with a plain read drops the descriptor, so the
+// protocol is the same with or without it.
 
 import (
 	"bufio"
