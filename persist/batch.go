@@ -3,6 +3,7 @@ package persist
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 
 	"github.com/console-mcp/console-mcp/sessions"
@@ -46,6 +47,45 @@ func (c *qchunk) end() int64 { return c.off + int64(len(c.data)) }
 
 func newBatch() *batch {
 	return &batch{chunks: make(map[sessions.ID][]*qchunk)}
+}
+
+// rowBufs recycles the buffers of large rows (coalesceMax bytes of
+// capacity): a program printing fast fills one row after another, and a
+// fresh buffer per row is a fresh allocation to fault in, and to grow by
+// copying while small chunks are coalesced into it. Rows start in one
+// when their first chunk has pooledMin bytes or more (at most 8 times the
+// memory of its bytes until more coalesce into it); release returns them
+// once their batch is committed.
+var rowBufs = sync.Pool{New: func() any { b := make([]byte, 0, coalesceMax); return &b }}
+
+const pooledMin = coalesceMax / 8
+
+// newRowData copies c into a new row's buffer: a pooled one for a large
+// chunk, else one with room for a few small chunks to coalesce into.
+func newRowData(c []byte) []byte {
+	if len(c) >= pooledMin && len(c) <= coalesceMax {
+		return append((*rowBufs.Get().(*[]byte))[:0], c...)
+	}
+	size := len(c)
+	if size < 4<<10 {
+		size *= 4
+	}
+	data := make([]byte, len(c), size)
+	copy(data, c)
+	return data
+}
+
+// release returns b's pooled row buffers; nothing may use b's chunks after.
+func (b *batch) release() {
+	for _, cs := range b.chunks {
+		for _, c := range cs {
+			if cap(c.data) == coalesceMax {
+				d := c.data[:0]
+				rowBufs.Put(&d)
+			}
+			c.data = nil
+		}
+	}
 }
 
 // touch is a session's dirty metadata.

@@ -99,14 +99,11 @@ type querier interface {
 // checkSchema reads the schema version of the database and refuses one
 // written by a newer console-mcp or by another program.
 func checkSchema(ctx context.Context, q querier, dbPath string, latest int) (version int, err error) {
+	// One statement, so one snapshot: read one by one, another process's
+	// first migration could commit between the version and the tables.
 	var appID, tables int
-	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return 0, err
-	}
-	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
-		return 0, err
-	}
-	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT (SELECT user_version FROM pragma_user_version),
+		(SELECT application_id FROM pragma_application_id), (SELECT count(*) FROM sqlite_schema)`).Scan(&version, &appID, &tables); err != nil {
 		return 0, err
 	}
 	switch {

@@ -38,14 +38,7 @@ func (s *Store) AppendOutput(id sessions.ID, gen int, c sessions.Chunk) error {
 	if err := s.admitLocked(len(c.Data)); err != nil {
 		return err
 	}
-	// Room for a few more small chunks to coalesce into without copying.
-	size := len(c.Data)
-	if size < 4<<10 {
-		size *= 4
-	}
-	data := make([]byte, len(c.Data), size)
-	copy(data, c.Data)
-	s.queue.chunks[id] = append(s.queue.chunks[id], &qchunk{off: c.Offset, gen: gen, at: c.At, data: data})
+	s.queue.chunks[id] = append(s.queue.chunks[id], &qchunk{off: c.Offset, gen: gen, at: c.At, data: newRowData(c.Data)})
 	s.addRecordLocked(len(c.Data))
 	return nil
 }

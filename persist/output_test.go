@@ -330,3 +330,38 @@ func TestAppendOutputCopies(t *testing.T) {
 		t.Errorf("ReadOutput = %q: the store kept the caller's buffer", data)
 	}
 }
+
+// TestPooledRowsRoundTrip: rows in recycled buffers (large first chunks,
+// small ones coalesced into them) over many commits read back byte for
+// byte, also while later rows reuse the buffers of earlier ones.
+func TestPooledRowsRoundTrip(t *testing.T) {
+	s := openTest(t, Options{BatchDelay: time.Hour, TouchInterval: time.Hour})
+	mustSave(t, s, testRecord("s-p"))
+	sizes := []int{pooledMin, 3000, 500, pooledMin + 1, coalesceMax, 9000, 100, pooledMin - 1, 40 << 10, 20000}
+	var off int64
+	for round := range 30 {
+		for i, n := range sizes {
+			at := t0.Add(time.Duration(round*len(sizes)+i) * time.Millisecond)
+			if err := s.AppendOutput("s-p", 1, sessions.Chunk{Offset: off, At: at, Data: pattern(off, n)}); err != nil {
+				t.Fatal(err)
+			}
+			off += int64(n)
+		}
+		if round%3 == 2 {
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for from := int64(0); from < off; {
+		data, start, err := s.ReadOutput("s-p", from, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if start != from || len(data) == 0 {
+			t.Fatalf("ReadOutput(%d) = %d bytes at %d", from, len(data), start)
+		}
+		checkPattern(t, data, start)
+		from += int64(len(data))
+	}
+}

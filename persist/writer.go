@@ -85,6 +85,7 @@ func (s *Store) run() {
 		if werr == nil && hook != nil {
 			hook(b)
 		}
+		b.release()
 		for i, r := range reqs {
 			if werr != nil {
 				r.done <- werr
