@@ -96,7 +96,7 @@ func (r *runner) benchValidate() error {
 // cannot run without its store, so persistence on vs off is measured in
 // process, with and without the SQLite store, in one run.
 func (r *runner) benchPersist() error {
-	args, size := []string{"-bench", "Capture", "-benchtime", "3x", "./sessions"}, "100000000"
+	args, size := []string{"-bench", "Capture", "-benchtime", "5x", "./sessions"}, "100000000"
 	if r.cfg.quick {
 		args, size = []string{"-short", "-bench", "Capture", "-benchtime", "1x", "./sessions"}, "20000000"
 	}
