@@ -49,25 +49,15 @@ func (f rawFD) Read(p []byte) (int, error) {
 
 func (f rawFD) Write(p []byte) (int, error) {
 	done := 0
-	var errno syscall.Errno
+	var werr error
 	err := f.rc.Write(func(fd uintptr) bool {
-		for done < len(p) {
-			n, e := writeFD(fd, p[done:])
-			switch e {
-			case 0:
-				done += n
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
+		n, err := tryWrite(int(fd), p[done:])
+		done += n
+		werr = err
+		return err != nil || done == len(p) // else wait until it takes more
 	})
-	if err == nil && errno != 0 {
-		err = os.NewSyscallError("write", errno)
+	if err == nil {
+		err = werr
 	}
 	return done, err
 }
