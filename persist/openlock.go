@@ -2,6 +2,7 @@ package persist
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,14 +15,14 @@ import (
 const openLockWait = 30 * time.Second
 
 // lockOpen serializes opening the database at dbPath among processes: an
-// exclusive flock on its directory (the state dir: no file is added to it)
-// held while the file is probed, turned to WAL and migrated. Each step is safe under SQLite's own locks, but
-// between the steps another process's first open could land (seen: one of
-// four servers starting together on a new state dir failed with "database
-// is locked" or saw tables without a schema version). unlock releases it.
-// Where the directory cannot be opened there is no lock; the open then
-// fails on its own terms.
-func lockOpen(dbPath string) (unlock func()) {
+// exclusive flock on its directory (the state dir: no file is added to
+// it), held while the file is probed, turned to WAL and migrated. Each step
+// is safe under SQLite's own locks, but between the steps another process's
+// first open could land (seen: one of four servers starting together on a
+// new state dir failed with "database is locked" or saw tables without a
+// schema version). unlock releases it. Where the directory cannot be
+// opened there is no lock; the open then fails on its own terms.
+func lockOpen(dbPath string, log *slog.Logger) (unlock func()) {
 	f, err := os.Open(filepath.Dir(dbPath))
 	if err != nil {
 		return func() {}
@@ -34,7 +35,8 @@ func lockOpen(dbPath string) (unlock func()) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err != nil { // a hung opener: go on unserialized, as before this lock
+	if err != nil {
+		log.Warn("opening the database without waiting longer for another process's open of it", "path", dbPath, "waited", openLockWait, "err", err)
 		f.Close()
 		return func() {}
 	}

@@ -157,7 +157,7 @@ func Open(dir string, opt Options, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	unlock := lockOpen(dbPath)
+	unlock := lockOpen(dbPath, log)
 	defer unlock()
 	if err := probe(context.Background(), dbPath); err != nil {
 		return nil, explainOpen(dbPath, err)

@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -37,9 +36,6 @@ const probeTimeout = 5 * time.Second
 // for the server's log; an unusable holder-only binary makes warn true.
 func FindHolderImage(ctx context.Context, serverExe string) (exe, why string, warn bool) {
 	name := HolderImageName
-	if runtime.GOOS == "windows" {
-		name += ".exe"
-	}
 	small := filepath.Join(filepath.Dir(serverExe), name)
 	if _, err := os.Stat(small); err != nil {
 		return serverExe, fmt.Sprintf("no %s beside the server: holders run as `%s ptyhost` (build it beside the server for holders of about a third the memory: go build -o %s ./cmd/console-mcp-ptyhost)", name, filepath.Base(serverExe), filepath.Dir(serverExe)), false
@@ -69,16 +65,13 @@ func probeImage(ctx context.Context, exe string) (string, error) {
 	line, _, _ := bytes.Cut(out, []byte("\n"))
 	var v int
 	if _, err := fmt.Sscanf(string(line), "console-mcp ptyhost protocol %d", &v); err != nil {
-		return "", fmt.Errorf("-version printed %q, not a protocol version", firstBytes(line, 80))
+		return "", fmt.Errorf("-version printed %q, not a protocol version", line[:min(len(line), 80)])
 	}
 	if v != protocolVersion {
 		return "", fmt.Errorf("it speaks holder protocol %d, this server %d", v, protocolVersion)
 	}
 	return strings.TrimPrefix(string(line), "console-mcp "), nil
 }
-
-// firstBytes is at most n bytes of b.
-func firstBytes(b []byte, n int) []byte { return b[:min(len(b), n)] }
 
 // buildDescription names this binary's build: module version and, when the
 // build recorded it, the VCS revision.

@@ -15,11 +15,9 @@ import (
 // the process is busy; a command's round trip wakes the server, the holder
 // and the shell, and on two cores those extra wake-ups showed in the
 // figures (the bench command's holder hop on execute, stdio median: +0.51
-// to +0.57 ms before, +0.28 to +0.42 ms with both ends raw; the PTY master
-// passed to the server, for input, took it to +0.32 to +0.42 ms on a
-// busier machine where it had been +0.60 to +0.64). A read or
-// write of a non-blocking descriptor returns at once, so the raw call
-// never blocks the thread behind the scheduler's back.
+// to +0.57 ms before, +0.28 to +0.42 ms after). A read or write of a
+// non-blocking descriptor returns at once, so the raw call never blocks
+// the thread behind the scheduler's back.
 type rawFD struct{ rc syscall.RawConn }
 
 func (f rawFD) Read(p []byte) (int, error) {
